@@ -1,0 +1,121 @@
+/* ingestd configuration: defaults, YAML file, command-line overrides. */
+#ifndef INGESTD_CONF_H
+#define INGESTD_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONF_DEFAULT_PATH "/etc/ingestd/ingestd.yml"
+
+/* Room for the line numbers of this many keys (conf.c asserts its table fits). */
+#define CONF_MAX_KEYS 128
+
+enum packet_plain { PLAIN_FAIL = 0, PLAIN_PASS };
+enum packet_links { LINKS_REFUSE = 0, LINKS_INSIDE };
+enum packet_on_success { ON_SUCCESS_ARCHIVE = 0, ON_SUCCESS_DELETE };
+
+/* A NULL-terminated vector of heap strings; n excludes the terminator. */
+struct strv {
+	char  **v;
+	size_t  n;
+};
+
+struct conf_handler {
+	struct strv command;    /* argv template; n == 0: no handler */
+	uint64_t    timeout_ms; /* 0: no limit */
+	unsigned    retries;    /* extra attempts after EX_TEMPFAIL or a crash */
+	uint64_t    backoff_ms; /* first retry delay; doubles each time */
+	uint64_t    backoff_max_ms;
+	struct strv env;        /* names passed through from our environment */
+	uint64_t    log_max;    /* bytes of handler output kept per job */
+};
+
+struct conf_packet {
+	struct strv formats;    /* libarchive format names allowed */
+	enum packet_plain plain;
+	enum packet_links links;
+	enum packet_on_success on_success;
+	int         keep_extracted;
+	uint64_t    max_bytes;      /* total extracted bytes */
+	uint64_t    max_entries;
+	uint64_t    max_file_bytes;
+	uint64_t    max_ratio;      /* extracted / compressed, whole packet */
+	uint64_t    max_depth;      /* path components */
+	char       *manifest;       /* file name at the tree root */
+	int         manifest_required;
+	struct strv manifest_keys;
+	uint64_t    manifest_max_bytes;
+	uint64_t    manifest_max_depth;
+	uint64_t    manifest_max_nodes;
+};
+
+struct conf {
+	char       *file;           /* NULL: built-in defaults only */
+	char       *spool;
+	unsigned    workers;
+	uint64_t    settle_ms;
+	struct strv ignore;
+	uint64_t    shutdown_grace_ms;
+	int         fsync;          /* 1: make every filing durable */
+	char       *user;           /* drop to this user when started as root */
+	int         allow_root;
+	struct conf_handler handler;
+	struct conf_packet  packet;
+	int         verbosity;      /* -1 quiet, 0 info, 1 debug */
+	/* Line in file where each key of conf.c's table was set; 0: not from file. */
+	unsigned    key_line[CONF_MAX_KEYS];
+};
+
+/*
+ * Fill c with the built-in defaults. c is overwritten and must not own memory
+ * (zeroed, or conf_free'd). Returns 0, or -1 with errno (ENOMEM).
+ */
+int  conf_defaults(struct conf *c);
+
+/*
+ * Read the YAML file at path on top of the defaults already in c. A key in
+ * the file replaces the value (lists too: they are not appended to).
+ * Returns 0, or -1 and writes "FILE:LINE: reason" (no newline) into err;
+ * errno is the OS error when the file cannot be read ("FILE: reason"), EFBIG
+ * when it is over 1 MiB, EINVAL when its content is wrong. After an error c
+ * may hold some of the file's values: conf_free it rather than use it.
+ */
+int  conf_load(struct conf *c, const char *path, char *err, size_t errlen);
+
+/* Same as conf_load on an in-memory buffer; name is used in messages. */
+int  conf_load_buf(struct conf *c, const char *name, const char *buf, size_t len,
+    char *err, size_t errlen);
+
+/*
+ * Set one scalar key ("workers", "handler.timeout") from text, with the same
+ * parsing and checks as the file; for command-line overrides. 0, or -1 with
+ * "KEY: reason" in err.
+ */
+int  conf_set(struct conf *c, const char *key, const char *value, char *err,
+    size_t errlen);
+
+/*
+ * Checks every value again (command-line overrides skip the file's checks)
+ * and those that need several keys (handler.backoff_max >= handler.backoff).
+ * 0, or -1 with "FILE:LINE: reason" in err (just "reason" when the value did
+ * not come from the file).
+ */
+int  conf_validate(const struct conf *c, char *err, size_t errlen);
+
+/* Print the effective settings as YAML that conf_load accepts. */
+void conf_print(const struct conf *c, FILE *fp);
+
+void conf_free(struct conf *c);
+
+/* "90s", "10m", "1h30m", "250ms", "2d"; bare numbers are seconds. 0 or -1. */
+int  conf_parse_duration(const char *s, uint64_t *ms);
+/* "512", "64KiB", "1MiB", "10GiB", "1k", "1M", "1G", "1T" (powers of 1024). */
+int  conf_parse_size(const char *s, uint64_t *bytes);
+
+/* Append a copy of s, keeping v NULL-terminated. 0, or -1 with errno ENOMEM. */
+int  strv_push(struct strv *sv, const char *s);
+/* Free every string and the vector; sv is left empty. */
+void strv_free(struct strv *sv);
+
+#endif

@@ -1,0 +1,131 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Per process: each role (supervisor, watcher, worker) sets its own tag. */
+static const char *log_role = "ingestd";
+static int log_verbosity;
+
+void
+log_init(const char *role, int verbosity)
+{
+	log_role = role;
+	log_verbosity = verbosity;
+}
+
+void
+log_set_role(const char *role)
+{
+	log_role = role;
+}
+
+/* One write(2) per line, so lines from several processes never interleave. */
+static void
+log_emit(const char *level, int with_errno, int saved_errno, const char *fmt, va_list ap)
+{
+	char line[4096];
+	int n, m;
+
+	n = snprintf(line, sizeof(line), "level=%s role=%s pid=%ld ", level, log_role,
+	    (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	if (m < 0)
+		return;
+	n += m;
+	if ((size_t)n >= sizeof(line) - 64)
+		n = (int)sizeof(line) - 64;
+	if (with_errno) {
+		char q[256];
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " error=%s",
+		    log_quote(q, sizeof(q), strerror(saved_errno)));
+	}
+	line[n++] = '\n';
+	(void)!write(STDERR_FILENO, line, (size_t)n);
+}
+
+#define LOG_BODY(level, min, with_errno) do {				\
+	int saved = errno;						\
+	va_list ap;							\
+	if (log_verbosity < (min))					\
+		return;							\
+	va_start(ap, fmt);						\
+	log_emit(level, with_errno, saved, fmt, ap);			\
+	va_end(ap);							\
+	errno = saved;							\
+} while (0)
+
+void log_debug(const char *fmt, ...) { LOG_BODY("debug", 1, 0); }
+void log_info(const char *fmt, ...)  { LOG_BODY("info", 0, 0); }
+void log_warn(const char *fmt, ...)  { LOG_BODY("warn", -1, 1); }
+void log_warnx(const char *fmt, ...) { LOG_BODY("warn", -1, 0); }
+
+void
+fatal(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit("fatal", 1, saved, fmt, ap);
+	va_end(ap);
+	exit(EX_OSERR);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit("fatal", 0, 0, fmt, ap);
+	va_end(ap);
+	exit(EX_SOFTWARE);
+}
+
+char *
+log_quote(char *buf, size_t len, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	int quote = (*s == '\0');
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p && !quote; p++)
+		if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p == 0x7f)
+			quote = 1;
+	if (!quote) {
+		snprintf(buf, len, "%s", s);
+		return buf;
+	}
+	if (len < 3) {
+		if (len)
+			buf[0] = '\0';
+		return buf;
+	}
+	buf[o++] = '"';
+	for (p = (const unsigned char *)s; *p && o + 5 < len; p++) {
+		if (*p == '"' || *p == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)*p;
+		} else if (*p == '\n') {
+			buf[o++] = '\\';
+			buf[o++] = 'n';
+		} else if (*p < ' ' || *p == 0x7f) {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[*p >> 4];
+			buf[o++] = hex[*p & 15];
+		} else
+			buf[o++] = (char)*p;
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}

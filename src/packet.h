@@ -1,0 +1,35 @@
+/*
+ * Packet preparation: turn a claimed packet into the tree the handler works on.
+ * An archive is extracted (see extract.h), a folder holding NAME.zip is extracted,
+ * a plain folder is used as it is, and the manifest is read (see manifest.h).
+ */
+#ifndef INGESTD_PACKET_H
+#define INGESTD_PACKET_H
+
+#include <limits.h>
+
+#include "conf.h"
+
+/* packet_prepare() results */
+#define PACKET_OK   0   /* ready: run the handler */
+#define PACKET_BAD  1   /* the packet is at fault: file it in failed/ with reason */
+#define PACKET_TEMP 2   /* our fault or the system's (ENOSPC, EIO): retry later, errno set */
+
+struct packet_result {
+	char        dir[PATH_MAX];      /* INGEST_DIR: extracted tree or the packet folder */
+	char        manifest[PATH_MAX]; /* INGEST_MANIFEST, "" when there is none */
+	struct strv env;                /* "INGEST_META_KEY=value" entries for the handler */
+};
+
+/*
+ * Prepare the packet jobdir/pkt/NAME. The extracted tree goes to jobdir/tree and
+ * the manifest as JSON to jobdir/manifest.json. On PACKET_BAD, reason holds a
+ * logfmt fragment such as "limit max_ratio entry=a/b.bin" or "manifest: 3:1: ...".
+ */
+int  packet_prepare(const struct conf *c, const char *jobdir, const char *name,
+    struct packet_result *r, char *reason, size_t reasonlen);
+
+/* Remove jobdir/tree unless packet.keep_extracted; free r. Safe to call twice. */
+void packet_cleanup(const struct conf *c, const char *jobdir, struct packet_result *r);
+
+#endif

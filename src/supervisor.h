@@ -1,0 +1,16 @@
+/*
+ * The supervisor: heads its own process group, owns the spool lock and the
+ * queue, pre-forks the watcher and the workers, respawns them (throttled when
+ * they die young), and on SIGTERM/SIGINT stops them: running handlers get
+ * shutdown_grace, then every other process of the group and every descendant
+ * is killed with SIGKILL, and the supervisor exits 0.
+ */
+#ifndef INGESTD_SUPERVISOR_H
+#define INGESTD_SUPERVISOR_H
+
+#include "conf.h"
+
+/* Runs until stopped; returns the process exit status (sysexits.h). */
+int supervisor_run(struct conf *c);
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * The watcher process: turns inbox events into names on the queue.
+ *
+ * Producer protocol: an entry renamed into the inbox (IN_MOVED_TO) counts at
+ * once, file or folder; a file written in place counts once it was closed
+ * after writing and then left unchanged for `settle`; names matching
+ * `ignore` wait until they are renamed. The watch is set before the inbox is
+ * scanned, so nothing dropped during start-up is missed; an inotify overflow
+ * leads to a rescan that streams the directory.
+ */
+#ifndef INGESTD_WATCHER_H
+#define INGESTD_WATCHER_H
+
+#include <mqueue.h>
+
+#include "conf.h"
+#include "spool.h"
+
+/* Never returns. Writes one byte to readyfd once the watch is in place. */
+void watcher_main(const struct conf *c, const struct spool *s, mqd_t q, int readyfd,
+    pid_t supervisor) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,625 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "handler.h"
+#include "ignore.h"
+#include "job.h"
+#include "journal.h"
+#include "log.h"
+#include "packet.h"
+#include "queue.h"
+#include "template.h"
+#include "worker.h"
+
+#define OUTCOME_FILE "outcome"
+#define LOG_FILE "log"
+#define MANIFEST_FILE "manifest.json"
+
+/* What one worker process needs; it lives on worker_main's stack. */
+struct worker {
+	const struct conf *c;
+	struct spool      *s;
+	mqd_t              q;
+	int                sigfd;
+	int                journalfd;
+	int                slot;
+	int                stop;	/* finish the current job, take no more */
+	int                abandon;	/* drop the current job now */
+	struct job         spare;	/* locked, empty: ready for the next claim */
+};
+
+enum run_result { RUN_FILED, RUN_ABANDONED, RUN_ERROR };
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Returns 1 when the current job must be abandoned. */
+static int
+on_signal(void *arg)
+{
+	struct worker *w = arg;
+	struct signalfd_siginfo si;
+
+	while (read(w->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			if (!w->stop)
+				log_debug("event=stopping slot=%d", w->slot);
+			w->stop = 1;
+			break;
+		case WORKER_SIG_ABANDON:
+			w->stop = w->abandon = 1;
+			break;
+		default:
+			break;
+		}
+	}
+	return w->abandon;
+}
+
+/* Sleep ms unless told to stop. Returns 1 if interrupted. */
+static int
+wait_ms(struct worker *w, uint64_t ms)
+{
+	uint64_t end = now_ms() + ms;
+
+	while (!w->stop) {
+		struct pollfd p = { .fd = w->sigfd, .events = POLLIN };
+		uint64_t now = now_ms();
+
+		if (now >= end)
+			return 0;
+		if (poll(&p, 1, (int)(end - now)) > 0)
+			on_signal(w);
+	}
+	return 1;
+}
+
+static uint64_t
+backoff_for(const struct conf *c, unsigned attempt)
+{
+	uint64_t d = c->handler.backoff_ms;
+	unsigned i;
+
+	for (i = 1; i < attempt && d < c->handler.backoff_max_ms; i++)
+		d *= 2;
+	return d > c->handler.backoff_max_ms ? c->handler.backoff_max_ms : d;
+}
+
+/* --- filing ---------------------------------------------------------------- */
+
+static int
+write_file_at(int dirfd, const char *name, const char *data, size_t len, int durable, int excl)
+{
+	int fd, e;
+
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+	    (excl ? O_EXCL : O_TRUNC), 0640);
+	if (fd == -1)
+		return -1;
+	if (write(fd, data, len) != (ssize_t)len || (durable && fdatasync(fd) == -1)) {
+		e = errno ? errno : EIO;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return close(fd);
+}
+
+static void
+file_records(struct worker *w, struct job *j, int dirfd, const char *stem, const char *line,
+    int failed)
+{
+	static const struct { const char *from, *suffix; } recs[] = {
+		{ LOG_FILE, ".log" }, { MANIFEST_FILE, ".json" },
+	};
+	char to[NAME_MAX + 1];
+	size_t i;
+
+	for (i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
+		snprintf(to, sizeof(to), "%s%s", stem, recs[i].suffix);
+		if (renameat2(j->fd, recs[i].from, dirfd, to, RENAME_NOREPLACE) == -1 &&
+		    errno != ENOENT)
+			log_warn("event=file_record job=%s record=%s", j->id, to);
+	}
+	if (failed) {
+		snprintf(to, sizeof(to), "%s.error", stem);
+		if (write_file_at(dirfd, to, line, strlen(line), w->s->fsync, 1) == -1 &&
+		    errno != EEXIST)
+			log_warn("event=file_record job=%s record=%s", j->id, to);
+	}
+}
+
+/*
+ * Move the packet to done/ or failed/, then journal it, then remove the job.
+ * work/J/outcome is written first so that a crash at any point is finished
+ * by whoever adopts the job, without running the handler again and without
+ * a second journal line.
+ */
+static int
+finish(struct worker *w, struct job *j, int failed, const char *reason, uint64_t dur_ms)
+{
+	const char *dname = failed ? "failed" : "done";
+	int dirfd = failed ? w->s->failedfd : w->s->donefd;
+	int del = !failed && w->c->packet.on_success == ON_SUCCESS_DELETE;
+	char stem[NAME_MAX + 1], ts[40], qname[NAME_MAX * 4 + 3], qfiled[NAME_MAX * 4 + 16];
+	char line[JOURNAL_LINE_MAX], outcome[JOURNAL_LINE_MAX + 64], filed[NAME_MAX + 16];
+	unsigned n = 0;
+	int len, olen;
+
+	for (;;) {
+		if (spool_pick_stem(dirfd, j->name, &n, stem, sizeof(stem)) == -1)
+			return -1;
+		snprintf(filed, sizeof(filed), "%s/%s", dname, stem);
+		journal_timestamp(ts, sizeof(ts));
+		len = snprintf(line, sizeof(line),
+		    "ts=%s job=%s name=%s outcome=%s attempts=%u dur_ms=%llu worker=%ld filed=%s%s%s\n",
+		    ts, j->id, log_quote(qname, sizeof(qname), j->name), dname, j->attempts,
+		    (unsigned long long)dur_ms, (long)getpid(),
+		    del ? "-" : log_quote(qfiled, sizeof(qfiled), filed),
+		    failed ? " reason=" : "", failed ? reason : "");
+		if (len < 0 || (size_t)len >= sizeof(line)) {
+			/* A reason too long for one line: keep the line whole, cut the reason. */
+			len = (int)sizeof(line) - 1;
+			line[len - 1] = '\n';
+		}
+		olen = snprintf(outcome, sizeof(outcome), "journal_off=%lld stem=%s\n%s",
+		    (long long)journal_size(w->journalfd), stem, line);
+		if (write_file_at(j->fd, OUTCOME_FILE, outcome, (size_t)olen, w->s->fsync, 0) == -1)
+			return -1;
+		if (del) {
+			if (spool_rmtree(j->pktfd, j->name) == -1)
+				return -1;
+			break;
+		}
+		if (renameat2(j->pktfd, j->name, dirfd, stem, RENAME_NOREPLACE) == 0)
+			break;
+		if (errno != EEXIST)
+			return -1;
+		n++;	/* another worker filed a packet of the same name just now */
+	}
+	file_records(w, j, dirfd, stem, line, failed);
+	if (spool_sync_dir(w->s, dirfd) == -1)
+		return -1;
+	if (journal_append(w->journalfd, line, (size_t)len, w->s->fsync) == -1)
+		return -1;
+	if (failed)
+		log_info("event=failed job=%s name=%s attempts=%u reason=%s", j->id, qname,
+		    j->attempts, reason);
+	else
+		log_info("event=done job=%s name=%s attempts=%u dur_ms=%llu", j->id, qname,
+		    j->attempts, (unsigned long long)dur_ms);
+	if (job_remove(w->s, j) == -1)
+		log_warn("event=job_remove job=%s", j->id);
+	return 0;
+}
+
+/* Filing can fail for a while (ENOSPC, EIO): keep the job and try again. */
+static enum run_result
+finish_retrying(struct worker *w, struct job *j, int failed, const char *reason, uint64_t dur)
+{
+	unsigned attempt;
+
+	for (attempt = 1;; attempt++) {
+		if (finish(w, j, failed, reason, dur) == 0)
+			return RUN_FILED;
+		log_warn("event=file_retry job=%s name=%s attempt=%u", j->id, j->name, attempt);
+		if (wait_ms(w, backoff_for(w->c, attempt))) {
+			j->interrupted = 1;
+			(void)job_save_state(j);
+			job_release(j);
+			return RUN_ABANDONED;
+		}
+	}
+}
+
+/* An adopted job whose outcome was decided before the crash: complete it. */
+static enum run_result
+refinish(struct worker *w, struct job *j)
+{
+	char buf[JOURNAL_LINE_MAX + 64], *line, *p, stem[NAME_MAX + 1];
+	long long off;
+	ssize_t n;
+	int fd, failed;
+
+	fd = openat(j->fd, OUTCOME_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1)
+		return RUN_ERROR;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return RUN_ERROR;
+	buf[n] = '\0';
+	line = strchr(buf, '\n');
+	if (line == NULL || sscanf(buf, "journal_off=%lld stem=%255s", &off, stem) != 2)
+		return RUN_ERROR;
+	line++;
+	failed = strstr(line, " outcome=failed ") != NULL;
+	if (*j->name) {
+		/* The packet never left: file it again with the recorded verdict. */
+		p = strstr(line, " reason=");
+		if (p != NULL)
+			p[strcspn(p, "\n")] = '\0';
+		return finish_retrying(w, j, failed, p ? p + 8 : "", 0);
+	}
+	file_records(w, j, failed ? w->s->failedfd : w->s->donefd, stem, line, failed);
+	(void)spool_sync_dir(w->s, failed ? w->s->failedfd : w->s->donefd);
+	if (journal_has_job(w->s->dirfd, (off_t)off, j->id) == 0)
+		(void)journal_append(w->journalfd, line, strlen(line), w->s->fsync);
+	log_info("event=recovered job=%s filed=%s", j->id, stem);
+	(void)job_remove(w->s, j);
+	return RUN_FILED;
+}
+
+/* --- running --------------------------------------------------------------- */
+
+static void
+env_push(struct strv *env, const char *key, const char *val)
+{
+	char *s;
+
+	if (asprintf(&s, "%s=%s", key, val) != -1) {
+		(void)strv_push(env, s);
+		free(s);
+	}
+}
+
+static int
+build_env(struct worker *w, struct job *j, const struct packet_result *pr, const char *path,
+    struct strv *env)
+{
+	const struct conf *c = w->c;
+	const char *p;
+	char num[24];
+	size_t i;
+
+	env_push(env, "INGEST_NAME", j->name);
+	env_push(env, "INGEST_PATH", path);
+	env_push(env, "INGEST_DIR", pr->dir);
+	snprintf(num, sizeof(num), "%u", j->attempts);
+	env_push(env, "INGEST_ATTEMPT", num);
+	env_push(env, "INGEST_SPOOL", w->s->path);
+	env_push(env, "INGEST_JOB", j->id);
+	p = getenv("PATH");
+	env_push(env, "PATH", p ? p : "/usr/local/bin:/usr/bin:/bin");
+	for (i = 0; i < c->handler.env.n; i++)
+		if ((p = getenv(c->handler.env.v[i])) != NULL)
+			env_push(env, c->handler.env.v[i], p);
+	for (i = 0; i < pr->env.n; i++)
+		(void)strv_push(env, pr->env.v[i]);
+	return env->n >= 7 ? 0 : -1;
+}
+
+static int
+build_argv(struct worker *w, struct job *j, const struct packet_result *pr, const char *path,
+    struct strv *argv)
+{
+	size_t i;
+
+	for (i = 0; i < w->c->handler.command.n; i++) {
+		char *s = template_expand(w->c->handler.command.v[i], j->name, path, pr->dir);
+
+		if (s == NULL)
+			return -1;
+		(void)strv_push(argv, s);
+		free(s);
+	}
+	return argv->n == w->c->handler.command.n ? 0 : -1;
+}
+
+/* One handler run. Returns 0 done, 1 failed (reason set), 2 retry, 3 abandoned. */
+static int
+run_handler(struct worker *w, struct job *j, const struct packet_result *pr, char *reason,
+    size_t reasonlen)
+{
+	struct strv argv = { 0 }, env = { 0 };
+	struct handler_result hr;
+	struct handler_ctx h;
+	char path[PATH_MAX + NAME_MAX + 8];
+	int logfd, rc;
+
+	snprintf(path, sizeof(path), "%s/pkt/%s", j->dir, j->name);
+	if (build_argv(w, j, pr, path, &argv) == -1 || build_env(w, j, pr, path, &env) == -1) {
+		snprintf(reason, reasonlen, "internal error=\"cannot build the handler's argv\"");
+		rc = 2;
+		goto out;
+	}
+	logfd = openat(j->fd, LOG_FILE, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (logfd == -1) {
+		snprintf(reason, reasonlen, "system error=\"cannot open job log: %s\"", strerror(errno));
+		rc = 2;
+		goto out;
+	}
+	if (j->attempts > 1) {
+		char hdr[64];
+		int m = snprintf(hdr, sizeof(hdr), "[ingestd: attempt %u]\n", j->attempts);
+
+		(void)!write(logfd, hdr, (size_t)m);
+	}
+	memset(&h, 0, sizeof(h));
+	h.argv = argv.v;
+	h.envp = env.v;
+	h.cwd = pr->dir;
+	h.timeout_ms = w->c->handler.timeout_ms;
+	h.log_max = w->c->handler.log_max;
+	h.logfd = logfd;
+	h.sigfd = w->sigfd;
+	h.on_signal = on_signal;
+	h.arg = w;
+	if (handler_run(&h, &hr) == -1) {
+		snprintf(reason, reasonlen, "system error=\"cannot start handler: %s\"", strerror(errno));
+		close(logfd);
+		rc = 2;
+		goto out;
+	}
+	close(logfd);
+	handler_reason(&hr, w->c->handler.timeout_ms, reason, reasonlen);
+	if (hr.how == HANDLER_ABANDONED)
+		rc = 3;
+	else if (hr.how == HANDLER_EXITED && hr.code == 0)
+		rc = 0;
+	else if (hr.how == HANDLER_EXITED && hr.code == EX_TEMPFAIL)
+		rc = 2;
+	else
+		rc = 1;
+	log_debug("event=handler job=%s name=%s attempt=%u how=%d code=%d dur_ms=%llu",
+	    j->id, j->name, j->attempts, (int)hr.how, hr.code, (unsigned long long)hr.dur_ms);
+out:
+	strv_free(&argv);
+	strv_free(&env);
+	return rc;
+}
+
+/* Leave the job in work/ for the next worker or the next run. */
+static enum run_result
+abandon(struct worker *w, struct job *j)
+{
+	j->interrupted = 1;
+	(void)job_save_state(j);
+	log_info("event=interrupted job=%s name=%s", j->id, j->name);
+	job_release(j);
+	(void)w;
+	return RUN_ABANDONED;
+}
+
+static enum run_result
+run_job(struct worker *w, struct job *j)
+{
+	const struct conf *c = w->c;
+	struct packet_result pr;
+	char reason[2048] = "";
+	uint64_t start = now_ms();
+	struct stat st;
+	int rc, failed = 0;
+
+	memset(&pr, 0, sizeof(pr));
+	if (j->crashes > c->handler.retries) {
+		snprintf(reason, sizeof(reason), "crashed crashes=%u", j->crashes);
+		return finish_retrying(w, j, 1, reason, 0);
+	}
+	if (fstatat(j->pktfd, j->name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		log_warn("event=stat job=%s name=%s", j->id, j->name);
+		return RUN_ERROR;
+	}
+	if (S_ISLNK(st.st_mode))
+		return finish_retrying(w, j, 1, "symlink", 0);
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return finish_retrying(w, j, 1, "type error=\"not a regular file or folder\"", 0);
+
+	for (;;) {
+		rc = packet_prepare(c, j->dir, j->name, &pr, reason, sizeof(reason));
+		if (rc == PACKET_OK)
+			break;
+		if (rc == PACKET_BAD) {
+			failed = 1;
+			goto file;
+		}
+		/* PACKET_TEMP: the system's fault (full disk...): wait, never fail the packet for it. */
+		log_warn("event=prepare_retry job=%s name=%s", j->id, j->name);
+		packet_cleanup(c, j->dir, &pr);
+		if (wait_ms(w, backoff_for(c, 1)))
+			return abandon(w, j);
+	}
+	while (c->handler.command.n > 0) {
+		j->attempts++;
+		j->interrupted = 0;
+		(void)job_save_state(j);
+		rc = run_handler(w, j, &pr, reason, sizeof(reason));
+		if (rc == 0)
+			break;
+		if (rc == 3) {
+			packet_cleanup(c, j->dir, &pr);
+			return abandon(w, j);
+		}
+		if (rc == 1 || j->attempts > c->handler.retries) {
+			if (rc == 2) {
+				char tmp[sizeof(reason)];
+
+				snprintf(tmp, sizeof(tmp), "tempfail attempts=%u last=\"%s\"", j->attempts,
+				    reason);
+				snprintf(reason, sizeof(reason), "%s", tmp);
+			}
+			failed = 1;
+			break;
+		}
+		log_info("event=retry job=%s name=%s attempt=%u backoff_ms=%llu", j->id, j->name,
+		    j->attempts, (unsigned long long)backoff_for(c, j->attempts));
+		if (wait_ms(w, backoff_for(c, j->attempts))) {
+			packet_cleanup(c, j->dir, &pr);
+			return abandon(w, j);
+		}
+	}
+file:
+	packet_cleanup(c, j->dir, &pr);
+	return finish_retrying(w, j, failed, reason, now_ms() - start);
+}
+
+/* --- the loop --------------------------------------------------------------- */
+
+/* Adopt what dead workers or a crashed run left in work/. */
+static void
+recover(struct worker *w)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	fd = dup(w->s->workfd);
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		log_warn("event=recover_scan");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	/* work/ holds one entry per running or orphaned job: small. */
+	rewinddir(d);
+	while (!w->stop && (de = readdir(d)) != NULL) {
+		struct job j;
+		int rc;
+
+		if (!job_is_id(de->d_name) || strcmp(de->d_name, w->spare.id) == 0)
+			continue;
+		rc = job_adopt(w->s, de->d_name, &j);
+		if (rc <= 0) {
+			if (rc == -1)
+				log_warn("event=adopt job=%s", de->d_name);
+			continue;
+		}
+		if (faccessat(j.fd, OUTCOME_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (refinish(w, &j) == RUN_ERROR) {
+				log_warnx("event=recover job=%s error=\"unreadable outcome\"", j.id);
+				job_release(&j);
+			}
+			continue;
+		}
+		if (*j.name == '\0') {
+			(void)job_remove(w->s, &j);
+			continue;
+		}
+		if (j.interrupted)
+			j.interrupted = 0;
+		else
+			j.crashes++;
+		(void)job_save_state(&j);
+		log_info("event=recover job=%s name=%s crashes=%u attempts=%u", j.id, j.name,
+		    j.crashes, j.attempts);
+		if (run_job(w, &j) == RUN_ERROR)
+			job_release(&j);
+	}
+	closedir(d);
+}
+
+static void
+take(struct worker *w, const char *name)
+{
+	unsigned tries;
+
+	if (!name_is_valid(name) || ignore_match(&w->c->ignore, name)) {
+		log_debug("event=skip name=%s", name);
+		return;
+	}
+	for (tries = 1; !w->stop; tries++) {
+		if (w->spare.fd < 0 && job_new(w->s, &w->spare) == -1) {
+			log_warn("event=job_new");
+		} else if (job_claim(w->s, &w->spare, name) == 0) {
+			struct job j = w->spare;
+
+			w->spare.fd = w->spare.pktfd = -1;
+			log_debug("event=claim job=%s name=%s", j.id, name);
+			if (run_job(w, &j) == RUN_ERROR)
+				job_release(&j);
+			return;
+		} else if (errno == ENOENT) {
+			return;	/* another worker was first, or a duplicate hint */
+		} else {
+			log_warn("event=claim name=%s attempt=%u", name, tries);
+		}
+		if (tries >= 5 || wait_ms(w, backoff_for(w->c, tries)))
+			return;	/* left in the inbox: a restart or rescan finds it */
+	}
+}
+
+void
+worker_main(const struct conf *c, struct spool *s, mqd_t q, int slot, pid_t supervisor)
+{
+	struct worker w;
+	sigset_t set;
+	char name[QUEUE_MSGSIZE], type;
+
+	memset(&w, 0, sizeof(w));
+	w.c = c;
+	w.s = s;
+	w.q = q;
+	w.slot = slot;
+	w.spare.fd = w.spare.pktfd = -1;
+
+	/* The supervisor's death must not leave this worker or its handler behind. */
+	prctl(PR_SET_PDEATHSIG, WORKER_SIG_ABANDON);
+	if (getppid() != supervisor)
+		_exit(0);
+	/* Orphans of the handler come back to us, so none escapes the cleanup. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, WORKER_SIG_ABANDON);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGTTIN);
+	sigaddset(&set, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	w.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (w.sigfd == -1)
+		fatal("event=signalfd");
+	w.journalfd = journal_open(s->dirfd);
+	if (w.journalfd == -1)
+		fatal("event=journal_open path=%s/%s", s->path, JOURNAL_FILE);
+
+	recover(&w);
+	while (!w.stop) {
+		struct pollfd p[2] = {
+			{ .fd = (int)q, .events = POLLIN },
+			{ .fd = w.sigfd, .events = POLLIN },
+		};
+		int rc;
+
+		if (poll(p, 2, -1) == -1 && errno != EINTR)
+			fatal("event=poll");
+		if (p[1].revents & POLLIN)
+			on_signal(&w);
+		if (w.stop || !(p[0].revents & POLLIN))
+			continue;
+		rc = queue_take(q, &type, name, sizeof(name));
+		if (rc == -1) {
+			log_warn("event=queue_receive");
+			continue;
+		}
+		if (rc == 1 && type == QUEUE_MSG_PACKET)
+			take(&w, name);
+	}
+	if (w.spare.fd >= 0)
+		(void)job_remove(s, &w.spare);
+	log_debug("event=exit slot=%d", slot);
+	_exit(0);
+}
