@@ -60,6 +60,9 @@ struct conf {
 	int         fsync;          /* 1: make every filing durable */
 	char       *user;           /* drop to this user when started as root */
 	int         allow_root;
+	unsigned    max_jobs_per_worker;	/* 0: no limit */
+	char       *metrics_file;		/* NULL: none */
+	uint64_t    metrics_interval_ms;
 	struct conf_handler handler;
 	struct conf_packet  packet;
 	int         verbosity;      /* -1 quiet, 0 info, 1 debug */

@@ -29,6 +29,7 @@ job_init(struct job *j)
 {
 	memset(j, 0, sizeof(*j));
 	j->fd = j->pktfd = -1;
+	j->wait_ms = -1;
 }
 
 int
@@ -90,11 +91,26 @@ fail:
 int
 job_claim(const struct spool *s, struct job *j, const char *name)
 {
+	struct stat st;
+	struct timespec now;
+	int have = fstatat(s->inboxfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+
 	if (renameat2(s->inboxfd, name, j->pktfd, name, RENAME_NOREPLACE) == -1)
 		return -1;
 	snprintf(j->name, sizeof(j->name), "%s", name);
 	j->attempts = j->crashes = 0;
 	j->interrupted = 0;
+	j->wait_ms = -1;
+	/*
+	 * rename(2) sets ctime, so the ctime seen just before our claim is when
+	 * the packet was renamed into the inbox: the time it waited for us.
+	 */
+	if (have && clock_gettime(CLOCK_REALTIME, &now) == 0) {
+		long long d = ((long long)now.tv_sec - st.st_ctim.tv_sec) * 1000 +
+		    (now.tv_nsec - st.st_ctim.tv_nsec) / 1000000;
+
+		j->wait_ms = d < 0 ? 0 : d;
+	}
 	return 0;
 }
 

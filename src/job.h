@@ -23,6 +23,7 @@ struct job {
 	unsigned attempts;	/* handler runs started, across crashes */
 	unsigned crashes;	/* times a worker died holding it */
 	int      interrupted;	/* released on purpose (shutdown): not a crash */
+	long long wait_ms;	/* from the drop (ctime) to the claim; -1 unknown */
 };
 
 /* 1 if s looks like a job id (16 lowercase hex digits). */

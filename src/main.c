@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "status.h"
 #include "supervisor.h"
 
 static void
@@ -17,6 +18,7 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: ingestd [-c FILE] [-d SPOOL] [-w WORKERS] [-v | -q]\n"
 	    "       ingestd -t [-c FILE] [-d SPOOL] [-w WORKERS]\n"
+	    "       ingestd status [-c FILE | -d SPOOL] [--json]\n"
 	    "       ingestd -V | -h\n"
 	    "  -c FILE     configuration file (YAML; default: built-in settings)\n"
 	    "  -d SPOOL    spool directory (overrides `spool:`)\n"
@@ -29,8 +31,9 @@ usage(FILE *fp)
 int
 main(int argc, char *argv[])
 {
+	struct overrides ov;
 	struct conf c;
-	char err[PATH_MAX + 512], *end;
+	char err[PATH_MAX + 512], abs[PATH_MAX], cwd[PATH_MAX], *end;
 	const char *file = NULL, *spool = NULL;
 	long workers = 0;
 	int ch, test = 0, verbosity = 0;
@@ -39,6 +42,8 @@ main(int argc, char *argv[])
 	if (setlocale(LC_CTYPE, "C.UTF-8") == NULL)
 		(void)setlocale(LC_CTYPE, "");
 
+	if (argc > 1 && strcmp(argv[1], "status") == 0)
+		return status_main(argc - 1, argv + 1);
 	while ((ch = getopt(argc, argv, "c:d:w:vqtVh")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -81,41 +86,20 @@ main(int argc, char *argv[])
 		return EX_USAGE;
 	}
 
-	if (conf_defaults(&c) == -1) {
-		fprintf(stderr, "ingestd: out of memory\n");
-		return EX_OSERR;
-	}
-	if (file != NULL && conf_load(&c, file, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s\n", err);
-		conf_free(&c);
-		return EX_CONFIG;
-	}
-	if (spool != NULL) {
-		char abs[PATH_MAX], cwd[PATH_MAX];
-
-		/* Children and `status` need the same absolute path whatever the cwd. */
-		if (*spool != '/') {
-			if (getcwd(cwd, sizeof(cwd)) == NULL ||
-			    snprintf(abs, sizeof(abs), "%s/%s", cwd, spool) >= (int)sizeof(abs)) {
-				fprintf(stderr, "ingestd: -d %s: path too long\n", spool);
-				conf_free(&c);
-				return EX_USAGE;
-			}
-			spool = abs;
+	ov.spool = spool;
+	ov.workers = (unsigned)workers;
+	ov.verbosity = verbosity;
+	if (spool != NULL && *spool != '/') {
+		/* Children, reloads and `status` need the same path whatever the cwd. */
+		if (getcwd(cwd, sizeof(cwd)) == NULL ||
+		    snprintf(abs, sizeof(abs), "%s/%s", cwd, spool) >= (int)sizeof(abs)) {
+			fprintf(stderr, "ingestd: -d %s: path too long\n", spool);
+			return EX_USAGE;
 		}
-		free(c.spool);
-		c.spool = strdup(spool);
-		if (c.spool == NULL) {
-			conf_free(&c);
-			return EX_OSERR;
-		}
+		ov.spool = abs;
 	}
-	if (workers > 0)
-		c.workers = (unsigned)workers;
-	c.verbosity = verbosity;
-	if (conf_validate(&c, err, sizeof(err)) == -1) {
+	if (supervisor_load_config(file, &ov, &c, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
-		conf_free(&c);
 		return EX_CONFIG;
 	}
 	if (test) {
@@ -124,7 +108,7 @@ main(int argc, char *argv[])
 		conf_free(&c);
 		return 0;
 	}
-	ch = supervisor_run(&c);
+	ch = supervisor_run(&c, &ov);
 	conf_free(&c);
 	return ch;
 }

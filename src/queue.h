@@ -11,7 +11,8 @@
 #include <sys/types.h>
 
 /* A message is one type byte followed by a file name (no NUL). */
-#define QUEUE_MSG_PACKET 'P'
+#define QUEUE_MSG_PACKET 'P'	/* a name in inbox/ */
+#define QUEUE_MSG_JOB    'J'	/* a job id in work/ whose worker died */
 #define QUEUE_MSGSIZE    512	/* NAME_MAX + type, rounded; must fit msgsize_max */
 
 /* "/ingestd.<16 hex>" derived from the spool's real path: stable across runs. */

@@ -10,7 +10,28 @@
 
 #include "conf.h"
 
-/* Runs until stopped; returns the process exit status (sysexits.h). */
-int supervisor_run(struct conf *c);
+/* What the command line sets over the config file; kept for reloads. */
+struct overrides {
+	const char *spool;	/* NULL: from the file */
+	unsigned    workers;	/* 0: from the file */
+	int         verbosity;
+};
+
+/*
+ * Defaults, then file (NULL: none), then the overrides, then validation.
+ * 0, or -1 with "FILE:LINE: reason" in err (c is then freed).
+ */
+int supervisor_load_config(const char *file, const struct overrides *ov, struct conf *c,
+    char *err, size_t errlen);
+
+/*
+ * Runs until stopped; returns the process exit status (sysexits.h). c stays
+ * the caller's; a reload works on copies.
+ *
+ * Signals: TERM/INT graceful stop with shutdown_grace; QUIT graceful stop
+ * without a limit; HUP reload; TTIN/TTOU one worker more/fewer; USR1 status
+ * to the log.
+ */
+int supervisor_run(struct conf *c, const struct overrides *ov);
 
 #endif

@@ -39,6 +39,7 @@ struct watcher {
 	size_t              npend;
 	int                 rescan;	/* a rescan is owed */
 	unsigned long long  sent, overflows;
+	struct scoreboard  *sb;
 };
 
 static uint64_t
@@ -210,7 +211,8 @@ next_timeout_s(const struct watcher *w)
 }
 
 void
-watcher_main(const struct conf *c, const struct spool *s, mqd_t q, int readyfd, pid_t supervisor)
+watcher_main(const struct conf *c, const struct spool *s, mqd_t q, int readyfd, pid_t supervisor,
+    struct scoreboard *sb)
 {
 	struct watcher w;
 	const int mask = IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY | IN_DELETE_SELF |
@@ -220,6 +222,7 @@ watcher_main(const struct conf *c, const struct spool *s, mqd_t q, int readyfd, 
 	w.c = c;
 	w.s = s;
 	w.q = q;
+	w.sb = sb;
 	snprintf(w.inbox, sizeof(w.inbox), "%s/inbox", s->path);
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -252,6 +255,7 @@ watcher_main(const struct conf *c, const struct spool *s, mqd_t q, int readyfd, 
 				fatalx("event=inotify_read error=\"%s\"", strerror(e));
 		} else if (ev->mask & IN_Q_OVERFLOW) {
 			w.overflows++;
+			__atomic_add_fetch(&w.sb->hdr.overflows, 1, __ATOMIC_RELAXED);
 			log_warnx("event=overflow count=%llu action=rescan", w.overflows);
 			w.rescan = 1;
 		} else if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED)) {

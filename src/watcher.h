@@ -14,10 +14,11 @@
 #include <mqueue.h>
 
 #include "conf.h"
+#include "scoreboard.h"
 #include "spool.h"
 
 /* Never returns. Writes one byte to readyfd once the watch is in place. */
 void watcher_main(const struct conf *c, const struct spool *s, mqd_t q, int readyfd,
-    pid_t supervisor) __attribute__((noreturn));
+    pid_t supervisor, struct scoreboard *sb) __attribute__((noreturn));
 
 #endif

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fetch.h"
 #include "handler.h"
 #include "ignore.h"
 #include "job.h"
@@ -38,6 +39,9 @@ struct worker {
 	int                stop;	/* finish the current job, take no more */
 	int                abandon;	/* drop the current job now */
 	struct job         spare;	/* locked, empty: ready for the next claim */
+	struct scoreboard *sb;
+	struct sb_slot    *me;
+	unsigned           jobs;	/* jobs run, for max_jobs_per_worker */
 };
 
 enum run_result { RUN_FILED, RUN_ABANDONED, RUN_ERROR };
@@ -49,6 +53,28 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+sb_busy(struct worker *w, const struct job *j)
+{
+	if (w->me == NULL)
+		return;
+	snprintf(w->me->job, sizeof(w->me->job), "%s", j->id);
+	snprintf(w->me->name, sizeof(w->me->name), "%s", j->name);
+	w->me->job_started_ms = sb_now_ms();
+	__atomic_store_n(&w->me->state, SB_BUSY, __ATOMIC_RELEASE);
+}
+
+static void
+sb_idle(struct worker *w)
+{
+	if (w->me == NULL)
+		return;
+	if (__atomic_load_n(&w->me->state, __ATOMIC_ACQUIRE) != SB_RETIRING)
+		__atomic_store_n(&w->me->state, SB_IDLE, __ATOMIC_RELEASE);
+	w->me->job[0] = '\0';
+	w->me->name[0] = '\0';
 }
 
 /* Returns 1 when the current job must be abandoned. */
@@ -73,6 +99,18 @@ on_signal(void *arg)
 			break;
 		}
 	}
+	return w->abandon;
+}
+
+/* For long transfers: stop only when the job must be abandoned. */
+static int
+interrupted(void *arg)
+{
+	struct worker *w = arg;
+	struct pollfd p = { .fd = w->sigfd, .events = POLLIN };
+
+	if (poll(&p, 1, 0) > 0)
+		on_signal(w);
 	return w->abandon;
 }
 
@@ -172,9 +210,10 @@ finish(struct worker *w, struct job *j, int failed, const char *reason, uint64_t
 		snprintf(filed, sizeof(filed), "%s/%s", dname, stem);
 		journal_timestamp(ts, sizeof(ts));
 		len = snprintf(line, sizeof(line),
-		    "ts=%s job=%s name=%s outcome=%s attempts=%u dur_ms=%llu worker=%ld filed=%s%s%s\n",
+		    "ts=%s job=%s name=%s outcome=%s attempts=%u dur_ms=%llu wait_ms=%lld worker=%ld "
+		    "filed=%s%s%s\n",
 		    ts, j->id, log_quote(qname, sizeof(qname), j->name), dname, j->attempts,
-		    (unsigned long long)dur_ms, (long)getpid(),
+		    (unsigned long long)dur_ms, j->wait_ms, (long)getpid(),
 		    del ? "-" : log_quote(qfiled, sizeof(qfiled), filed),
 		    failed ? " reason=" : "", failed ? reason : "");
 		if (len < 0 || (size_t)len >= sizeof(line)) {
@@ -202,6 +241,7 @@ finish(struct worker *w, struct job *j, int failed, const char *reason, uint64_t
 		return -1;
 	if (journal_append(w->journalfd, line, (size_t)len, w->s->fsync) == -1)
 		return -1;
+	sb_job_finished(w->sb, w->slot, failed, dur_ms);
 	if (failed)
 		log_info("event=failed job=%s name=%s attempts=%u reason=%s", j->id, qname,
 		    j->attempts, reason);
@@ -263,8 +303,10 @@ refinish(struct worker *w, struct job *j)
 	}
 	file_records(w, j, failed ? w->s->failedfd : w->s->donefd, stem, line, failed);
 	(void)spool_sync_dir(w->s, failed ? w->s->failedfd : w->s->donefd);
-	if (journal_has_job(w->s->dirfd, (off_t)off, j->id) == 0)
+	if (journal_has_job(w->s->dirfd, (off_t)off, j->id) == 0) {
 		(void)journal_append(w->journalfd, line, strlen(line), w->s->fsync);
+		sb_job_finished(w->sb, w->slot, failed, 0);
+	}
 	log_info("event=recovered job=%s filed=%s", j->id, stem);
 	(void)job_remove(w->s, j);
 	return RUN_FILED;
@@ -401,6 +443,35 @@ abandon(struct worker *w, struct job *j)
 	return RUN_ABANDONED;
 }
 
+/*
+ * A URL packet: download into the inbox, where the result becomes an
+ * ordinary packet; the .url file itself is then filed.
+ */
+static enum run_result
+run_fetch(struct worker *w, struct job *j, uint64_t start)
+{
+	struct fetch_ctl ctl = { interrupted, w };
+	char reason[2048] = "", path[PATH_MAX + NAME_MAX + 8];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/pkt/%s", j->dir, j->name);
+	for (;;) {
+		j->attempts++;
+		(void)job_save_state(j);
+		rc = fetch_url_packet(w->c, w->s, path, j->name, &ctl, reason, sizeof(reason));
+		if (rc == FETCH_INTERRUPTED)
+			return abandon(w, j);
+		if (rc == PACKET_OK || rc == PACKET_BAD || j->attempts > w->c->handler.retries)
+			break;
+		__atomic_add_fetch(&w->sb->hdr.retried, 1, __ATOMIC_RELAXED);
+		log_info("event=retry job=%s name=%s attempt=%u reason=%s", j->id, j->name,
+		    j->attempts, reason);
+		if (wait_ms(w, backoff_for(w->c, j->attempts)))
+			return abandon(w, j);
+	}
+	return finish_retrying(w, j, rc != PACKET_OK, reason, now_ms() - start);
+}
+
 static enum run_result
 run_job(struct worker *w, struct job *j)
 {
@@ -424,6 +495,8 @@ run_job(struct worker *w, struct job *j)
 		return finish_retrying(w, j, 1, "symlink", 0);
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 		return finish_retrying(w, j, 1, "type error=\"not a regular file or folder\"", 0);
+	if (S_ISREG(st.st_mode) && fetch_is_url_packet(j->name))
+		return run_fetch(w, j, start);
 
 	for (;;) {
 		rc = packet_prepare(c, j->dir, j->name, &pr, reason, sizeof(reason));
@@ -461,6 +534,7 @@ run_job(struct worker *w, struct job *j)
 			failed = 1;
 			break;
 		}
+		__atomic_add_fetch(&w->sb->hdr.retried, 1, __ATOMIC_RELAXED);
 		log_info("event=retry job=%s name=%s attempt=%u backoff_ms=%llu", j->id, j->name,
 		    j->attempts, (unsigned long long)backoff_for(c, j->attempts));
 		if (wait_ms(w, backoff_for(c, j->attempts))) {
@@ -474,6 +548,46 @@ file:
 }
 
 /* --- the loop --------------------------------------------------------------- */
+
+/* Take over work/id if nobody holds it, and finish it. */
+static void
+adopt_one(struct worker *w, const char *id)
+{
+	struct job j;
+	int rc;
+
+	rc = job_adopt(w->s, id, &j);
+	if (rc <= 0) {
+		if (rc == -1)
+			log_warn("event=adopt job=%s", id);
+		return;
+	}
+	if (faccessat(j.fd, OUTCOME_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (refinish(w, &j) == RUN_ERROR) {
+			log_warnx("event=recover job=%s error=\"unreadable outcome\"", j.id);
+			job_release(&j);
+		}
+		return;
+	}
+	if (*j.name == '\0') {
+		(void)job_remove(w->s, &j);
+		return;
+	}
+	if (j.interrupted) {
+		j.interrupted = 0;
+	} else {
+		j.crashes++;
+		__atomic_add_fetch(&w->sb->hdr.crashes, 1, __ATOMIC_RELAXED);
+	}
+	(void)job_save_state(&j);
+	log_info("event=recover job=%s name=%s crashes=%u attempts=%u", j.id, j.name,
+	    j.crashes, j.attempts);
+	sb_busy(w, &j);
+	if (run_job(w, &j) == RUN_ERROR)
+		job_release(&j);
+	sb_idle(w);
+	w->jobs++;
+}
 
 /* Adopt what dead workers or a crashed run left in work/. */
 static void
@@ -492,39 +606,9 @@ recover(struct worker *w)
 	}
 	/* work/ holds one entry per running or orphaned job: small. */
 	rewinddir(d);
-	while (!w->stop && (de = readdir(d)) != NULL) {
-		struct job j;
-		int rc;
-
-		if (!job_is_id(de->d_name) || strcmp(de->d_name, w->spare.id) == 0)
-			continue;
-		rc = job_adopt(w->s, de->d_name, &j);
-		if (rc <= 0) {
-			if (rc == -1)
-				log_warn("event=adopt job=%s", de->d_name);
-			continue;
-		}
-		if (faccessat(j.fd, OUTCOME_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-			if (refinish(w, &j) == RUN_ERROR) {
-				log_warnx("event=recover job=%s error=\"unreadable outcome\"", j.id);
-				job_release(&j);
-			}
-			continue;
-		}
-		if (*j.name == '\0') {
-			(void)job_remove(w->s, &j);
-			continue;
-		}
-		if (j.interrupted)
-			j.interrupted = 0;
-		else
-			j.crashes++;
-		(void)job_save_state(&j);
-		log_info("event=recover job=%s name=%s crashes=%u attempts=%u", j.id, j.name,
-		    j.crashes, j.attempts);
-		if (run_job(w, &j) == RUN_ERROR)
-			job_release(&j);
-	}
+	while (!w->stop && (de = readdir(d)) != NULL)
+		if (job_is_id(de->d_name) && strcmp(de->d_name, w->spare.id) != 0)
+			adopt_one(w, de->d_name);
 	closedir(d);
 }
 
@@ -544,9 +628,13 @@ take(struct worker *w, const char *name)
 			struct job j = w->spare;
 
 			w->spare.fd = w->spare.pktfd = -1;
+			w->spare.id[0] = '\0';
 			log_debug("event=claim job=%s name=%s", j.id, name);
+			sb_busy(w, &j);
 			if (run_job(w, &j) == RUN_ERROR)
 				job_release(&j);
+			sb_idle(w);
+			w->jobs++;
 			return;
 		} else if (errno == ENOENT) {
 			return;	/* another worker was first, or a duplicate hint */
@@ -559,7 +647,8 @@ take(struct worker *w, const char *name)
 }
 
 void
-worker_main(const struct conf *c, struct spool *s, mqd_t q, int slot, pid_t supervisor)
+worker_main(const struct conf *c, struct spool *s, mqd_t q, int slot, pid_t supervisor,
+    struct scoreboard *sb)
 {
 	struct worker w;
 	sigset_t set;
@@ -570,6 +659,8 @@ worker_main(const struct conf *c, struct spool *s, mqd_t q, int slot, pid_t supe
 	w.s = s;
 	w.q = q;
 	w.slot = slot;
+	w.sb = sb;
+	w.me = slot >= 0 && slot < SB_SLOTS ? &sb->slot[slot] : NULL;
 	w.spare.fd = w.spare.pktfd = -1;
 
 	/* The supervisor's death must not leave this worker or its handler behind. */
@@ -615,8 +706,16 @@ worker_main(const struct conf *c, struct spool *s, mqd_t q, int slot, pid_t supe
 			log_warn("event=queue_receive");
 			continue;
 		}
+		if (rc == 1)
+			__atomic_store_n(&sb->hdr.queue_depth, queue_depth(q), __ATOMIC_RELAXED);
 		if (rc == 1 && type == QUEUE_MSG_PACKET)
 			take(&w, name);
+		else if (rc == 1 && type == QUEUE_MSG_JOB && job_is_id(name))
+			adopt_one(&w, name);
+		if (c->max_jobs_per_worker && w.jobs >= c->max_jobs_per_worker) {
+			log_info("event=recycle slot=%d jobs=%u", slot, w.jobs);
+			w.stop = 1;
+		}
 	}
 	if (w.spare.fd >= 0)
 		(void)job_remove(s, &w.spare);

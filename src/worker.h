@@ -9,6 +9,7 @@
 #include <mqueue.h>
 
 #include "conf.h"
+#include "scoreboard.h"
 #include "spool.h"
 
 /*
@@ -21,8 +22,12 @@
  */
 #define WORKER_SIG_ABANDON SIGUSR2
 
-/* Never returns. slot numbers the worker in logs. */
-void worker_main(const struct conf *c, struct spool *s, mqd_t q, int slot, pid_t supervisor)
-    __attribute__((noreturn));
+/*
+ * Never returns. slot is the worker's scoreboard slot. Exits 0 when told to
+ * stop or after max_jobs_per_worker jobs (the supervisor replaces it at once);
+ * anything else is a crash.
+ */
+void worker_main(const struct conf *c, struct spool *s, mqd_t q, int slot, pid_t supervisor,
+    struct scoreboard *sb) __attribute__((noreturn));
 
 #endif

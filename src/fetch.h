@@ -1,0 +1,38 @@
+/*
+ * URL packets: inbox/NAME.url holds one http(s) URL (and optional sha256=,
+ * size= lines). The worker that claims it downloads to inbox/NAME.part and,
+ * once complete and verified, fsyncs it and renames it to inbox/NAME, where
+ * it becomes an ordinary packet. Resumes instead of starting over.
+ */
+#ifndef INGESTD_FETCH_H
+#define INGESTD_FETCH_H
+
+#include <stddef.h>
+
+#include "conf.h"
+#include "spool.h"
+
+#define FETCH_SUFFIX ".url"
+
+/* Same values as packet.h: PACKET_OK, PACKET_BAD, PACKET_TEMP; and: */
+#define FETCH_INTERRUPTED 3	/* ctl->interrupted said stop: nothing lost, resume later */
+
+struct fetch_ctl {
+	/* Polled during transfers; returns 1 to stop now (shutdown). */
+	int  (*interrupted)(void *arg);
+	void  *arg;
+};
+
+/* 1 if name is a URL packet (ends in ".url" with a non-empty stem). */
+int fetch_is_url_packet(const char *name);
+
+/*
+ * Fetch the packet described by the file at urlfile (the claimed NAME.url)
+ * into the inbox as NAME (the name without ".url"). Returns PACKET_OK,
+ * PACKET_BAD with reason (e.g. "fetch status=404 url=..."), PACKET_TEMP with
+ * reason (retry later), or FETCH_INTERRUPTED.
+ */
+int fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfile,
+    const char *name, const struct fetch_ctl *ctl, char *reason, size_t reasonlen);
+
+#endif

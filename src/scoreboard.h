@@ -1,0 +1,69 @@
+/*
+ * The scoreboard: a small file in the spool (SPOOL/scoreboard), mapped
+ * shared by the supervisor before it forks, so every worker writes its own
+ * slot and `ingestd status` can read the whole picture without asking the
+ * daemon anything. Counters are updated with atomic adds.
+ */
+#ifndef INGESTD_SCOREBOARD_H
+#define INGESTD_SCOREBOARD_H
+
+#include <stdint.h>
+
+#define SB_FILE     "scoreboard"
+#define SB_MAGIC    0x53676e69u	/* "ingS" */
+#define SB_VERSION  1
+#define SB_SLOTS    520		/* 256 workers, as many retiring after a reload, and a few others */
+#define SB_BUCKETS  12
+
+enum sb_state { SB_FREE = 0, SB_IDLE, SB_BUSY, SB_RETIRING };
+enum sb_role { SB_ROLE_NONE = 0, SB_ROLE_WATCHER, SB_ROLE_WORKER, SB_ROLE_REMOTE };
+
+struct sb_slot {
+	int32_t  pid;
+	int32_t  state;		/* enum sb_state */
+	uint32_t generation;	/* config generation it runs */
+	uint32_t role;		/* SB_ROLE_* */
+	int64_t  started_ms;	/* realtime, process start */
+	int64_t  job_started_ms;	/* realtime, current job */
+	uint64_t jobs_done;
+	uint64_t jobs_failed;
+	char     job[24];
+	char     name[256];
+};
+
+struct sb_header {
+	uint32_t magic, version;
+	int32_t  supervisor_pid;
+	uint32_t generation;
+	int64_t  started_ms;
+	int64_t  queue_max;
+	int64_t  queue_depth;	/* written by whoever touched the queue last */
+	uint32_t workers_target;
+	uint32_t nslots;
+	uint64_t done, failed, retried, restarts, crashes, overflows;
+	uint64_t dur_count, dur_sum_ms;
+	uint64_t dur_bucket[SB_BUCKETS];	/* cumulative is computed when printed */
+};
+
+struct scoreboard {
+	struct sb_header hdr;
+	struct sb_slot   slot[SB_SLOTS];
+};
+
+/* Upper bounds of the duration histogram buckets, in ms (last is +Inf). */
+extern const uint64_t sb_bucket_ms[SB_BUCKETS];
+
+/* Create SPOOL/scoreboard (0640), map it shared. NULL with errno on error. */
+struct scoreboard *sb_create(int spooldirfd);
+
+/* Map an existing scoreboard read-only (for status). NULL with errno. */
+const struct scoreboard *sb_open_ro(int spooldirfd);
+
+void sb_unmap(const struct scoreboard *sb);
+
+/* Record a finished job's duration and outcome (workers). */
+void sb_job_finished(struct scoreboard *sb, int slot, int failed, uint64_t dur_ms);
+
+int64_t sb_now_ms(void);
+
+#endif
