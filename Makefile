@@ -112,8 +112,9 @@ integration:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	    --std=c11 --inline-suppr -D_GNU_SOURCE --suppress=missingIncludeSystem src
-	clang-tidy --quiet $(SRCS) -- $(WARN) $(shell pkg-config --cflags $(PKGS)) \
-	    -DINGESTD_VERSION='"$(VERSION)"' 2>/dev/null
+	echo $(SRCS) | tr ' ' '\n' | xargs -P 2 -n 4 sh -c 'clang-tidy --quiet "$$@" -- \
+	    $(WARN) $(shell pkg-config --cflags $(PKGS)) -DINGESTD_VERSION="\"$(VERSION)\"" \
+	    2>/dev/null' clang-tidy
 
 mancheck:
 	mandoc -T lint -W warning man/ingestd.8 man/ingestd.yml.5

@@ -14,6 +14,7 @@
 enum packet_plain { PLAIN_FAIL = 0, PLAIN_PASS };
 enum packet_links { LINKS_REFUSE = 0, LINKS_INSIDE };
 enum packet_on_success { ON_SUCCESS_ARCHIVE = 0, ON_SUCCESS_DELETE };
+enum source_delete { SOURCE_DELETE_AFTER_COMMIT = 0, SOURCE_DELETE_NEVER };
 
 /* A NULL-terminated vector of heap strings; n excludes the terminator. */
 struct strv {
@@ -50,6 +51,46 @@ struct conf_packet {
 	uint64_t    manifest_max_nodes;
 };
 
+/* URL packets and S3 objects (fetch.c). */
+struct conf_fetch {
+	unsigned    segments;       /* parallel ranges for one large file */
+	uint64_t    segment_min;    /* files smaller than this: one connection */
+	uint64_t    connect_timeout_ms;
+	uint64_t    low_speed_limit;    /* bytes/s; below it for low_speed_time: cut */
+	uint64_t    low_speed_time_ms;
+	unsigned    retries;        /* in-transfer retries of 5xx, 429, cut connections */
+	uint64_t    backoff_ms;     /* first retry delay; doubles each time */
+	uint64_t    max_bytes;      /* largest file fetched */
+	int         tls_verify;
+	char       *ca_file;        /* NULL: the system's CAs */
+	struct strv protocols;      /* "http", "https" */
+};
+
+/* One "- s3:" entry of sources: (source.c). */
+struct conf_source {
+	char       *endpoint;       /* http(s)://host[:port], path-style requests */
+	char       *region;
+	char       *bucket;
+	char       *prefix;         /* NULL: the whole bucket */
+	uint64_t    poll_ms;
+	enum source_delete del;
+	char       *credentials_file;   /* NULL: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY */
+	unsigned    line;           /* of the entry in the file; 0: not from a file */
+};
+
+struct conf_sources {
+	struct conf_source *v;
+	size_t              n;
+};
+
+/* The webhook (notify.c). */
+struct conf_notify {
+	char       *url;            /* NULL: no notifier */
+	uint64_t    timeout_ms;     /* one POST */
+	unsigned    retries;
+	uint64_t    backoff_ms;     /* first retry delay; doubles each time */
+};
+
 struct conf {
 	char       *file;           /* NULL: built-in defaults only */
 	char       *spool;
@@ -65,6 +106,9 @@ struct conf {
 	uint64_t    metrics_interval_ms;
 	struct conf_handler handler;
 	struct conf_packet  packet;
+	struct conf_fetch   fetch;
+	struct conf_sources sources;
+	struct conf_notify  notify;
 	int         verbosity;      /* -1 quiet, 0 info, 1 debug */
 	/* Line in file where each key of conf.c's table was set; 0: not from file. */
 	unsigned    key_line[CONF_MAX_KEYS];

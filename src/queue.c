@@ -103,7 +103,8 @@ queue_send(mqd_t q, char type, const char *name)
 		return -1;
 	}
 	msg[0] = type;
-	memcpy(msg + 1, name, n);
+	/* A message is counted bytes, not a C string. */
+	memcpy(msg + 1, name, n); // NOLINT(bugprone-not-null-terminated-result)
 	while (mq_send(q, msg, n + 1, 0) == -1)
 		if (errno != EINTR)
 			return -1;

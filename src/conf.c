@@ -1,0 +1,1993 @@
+/*
+ * Configuration: built-in defaults, then one YAML file read with libyaml's
+ * event API, then command-line overrides (main.c), then conf_validate().
+ *
+ * Every key is one row of keys[] below: its dotted path, its type, where it
+ * lives in struct conf and what it accepts. The loader, conf_validate,
+ * conf_print (ingestd -t), conf_free and test/mancheck.sh all work from that
+ * table, so a new key is a row (and a check function if its values need
+ * one), a paragraph in ingestd.yml(5) and a line in etc/ingestd.yml. A key
+ * whose value is a structure of its own (sources:) would add a type whose
+ * parse function reads the events of its value itself.
+ *
+ * The YAML is held to what the table can describe: one document, a mapping
+ * at the top, no anchors, aliases or tags, every key known and given once.
+ * Nothing is skipped, so every byte of the file either means something or is
+ * an error with its line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "conf.h"
+#include "ignore.h"
+#include "template.h"
+
+#define CONF_FILE_MAX   (1024 * 1024)   /* bytes of YAML we agree to read */
+#define CONF_DEPTH_MAX  16              /* nested lists/mappings (the table needs 3) */
+#define CONF_LIST_MAX   1024            /* items in one list */
+#define SPOOL_PATH_MAX  1024            /* leaves room for work/J/pkt/NAME in PATH_MAX */
+#define USER_NAME_MAX   256
+#define ENV_NAME_MAX    255
+#define QBUF            300             /* quote() output for a 64-byte cut */
+
+#define KiB  1024ULL
+#define MiB  (1024 * KiB)
+#define GiB  (1024 * MiB)
+#define TiB  (1024 * GiB)
+#define SEC  1000ULL
+#define MIN  (60 * SEC)
+#define HOUR (60 * MIN)
+#define DAY  (24 * HOUR)
+/* A year keeps any duration in ms far from overflowing when turned into ns. */
+#define DUR_MAX (365 * DAY)
+
+enum ktype {
+	K_SECTION,      /* a mapping of further keys, e.g. handler */
+	K_STR,          /* char * */
+	K_BOOL,         /* int, 0 or 1 */
+	K_UINT,         /* unsigned or uint64_t (by size) */
+	K_DUR,          /* uint64_t milliseconds */
+	K_SIZE,         /* uint64_t bytes */
+	K_ENUM,         /* an enum whose values index names[] */
+	K_LIST,         /* struct strv */
+	K_SOURCES       /* struct conf_sources: a list of "- s3: {...}" (parse_sources) */
+};
+
+#define KF_NULL   0x1   /* ~ or an empty value unsets the string */
+#define KF_UNIQUE 0x2   /* a list item may be given once */
+
+struct key {
+	const char   *path;             /* dotted: "handler.timeout" */
+	size_t        off, size;        /* of the field in struct conf */
+	uint64_t      min, max;         /* K_UINT, K_DUR, K_SIZE */
+	const char *const *names;       /* K_ENUM values; K_LIST allowed items */
+	uint64_t    (*auto_value)(void); /* K_UINT: what the word auto means */
+	/* Extra test of one value (idx: position in a list). 0, or -1 + why. */
+	int         (*check)(const char *v, size_t idx, char *why, size_t len);
+	enum ktype    type;
+	unsigned      flags;
+};
+
+static uint64_t online_cpus(void);
+static int check_spool(const char *, size_t, char *, size_t);
+static int check_user(const char *, size_t, char *, size_t);
+static int check_pattern(const char *, size_t, char *, size_t);
+static int check_command(const char *, size_t, char *, size_t);
+static int check_env_name(const char *, size_t, char *, size_t);
+static int check_file_name(const char *, size_t, char *, size_t);
+static int check_nonempty(const char *, size_t, char *, size_t);
+static int check_http_url(const char *, size_t, char *, size_t);
+static int check_abs_path(const char *, size_t, char *, size_t);
+static void sources_free(struct conf_sources *);
+static int validate_sources(const struct conf *, char *, size_t);
+static void print_sources(const struct conf_sources *, FILE *);
+
+static const char *const plain_names[] = { "fail", "pass", NULL };
+static const char *const links_names[] = { "refuse", "inside", NULL };
+static const char *const on_success_names[] = { "archive", "delete", NULL };
+static const char *const protocol_names[] = { "http", "https", NULL };
+static const char *const delete_names[] = { "after_commit", "never", NULL };
+static const char *const format_names[] = {
+	"zip", "tar", "7zip", "cpio", "iso9660", "rar", "rar5", "xar", "lha", "cab",
+	"warc", "ar", "mtree", "raw", NULL
+};
+
+/* The enums are stored through an int: they must be int-sized. */
+_Static_assert(sizeof(enum packet_plain) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum packet_links) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum packet_on_success) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum source_delete) == sizeof(int), "enum size");
+
+#define KEY(p, t, member, ...) { .path = (p), .type = (t),			\
+	.off = offsetof(struct conf, member),					\
+	.size = sizeof(((struct conf *)0)->member), __VA_ARGS__ }
+#define SECTION(p)     { .path = (p), .type = K_SECTION }
+#define RANGE(lo, hi)  .min = (lo), .max = (hi)
+
+/* test/mancheck.sh reads the KEY("...") and SECTION("...") lines: one per line. */
+static const struct key keys[] = {
+	KEY("spool",                 K_STR,  spool, .check = check_spool),
+	KEY("workers",               K_UINT, workers, RANGE(1, 256), .auto_value = online_cpus),
+	KEY("settle",                K_DUR,  settle_ms, RANGE(0, DUR_MAX)),
+	KEY("ignore",                K_LIST, ignore, .check = check_pattern),
+	KEY("shutdown_grace",        K_DUR,  shutdown_grace_ms, RANGE(0, DUR_MAX)),
+	KEY("fsync",                 K_BOOL, fsync),
+	KEY("user",                  K_STR,  user, .flags = KF_NULL, .check = check_user),
+	KEY("allow_root",            K_BOOL, allow_root),
+	KEY("max_jobs_per_worker",   K_UINT, max_jobs_per_worker, RANGE(0, UINT32_MAX)),
+	KEY("metrics_file",          K_STR,  metrics_file, .flags = KF_NULL, .check = check_spool),
+	KEY("metrics_interval",      K_DUR,  metrics_interval_ms, RANGE(SEC, HOUR)),
+	SECTION("handler"),
+	KEY("handler.command",       K_LIST, handler.command, .check = check_command),
+	KEY("handler.timeout",       K_DUR,  handler.timeout_ms, RANGE(0, DUR_MAX)),
+	KEY("handler.retries",       K_UINT, handler.retries, RANGE(0, 100)),
+	KEY("handler.backoff",       K_DUR,  handler.backoff_ms, RANGE(0, DUR_MAX)),
+	KEY("handler.backoff_max",   K_DUR,  handler.backoff_max_ms, RANGE(0, DUR_MAX)),
+	KEY("handler.env",           K_LIST, handler.env, .flags = KF_UNIQUE,
+	    .check = check_env_name),
+	KEY("handler.log_max",       K_SIZE, handler.log_max, RANGE(4 * KiB, GiB)),
+	SECTION("packet"),
+	KEY("packet.formats",        K_LIST, packet.formats, .flags = KF_UNIQUE,
+	    .names = format_names),
+	KEY("packet.plain",          K_ENUM, packet.plain, .names = plain_names),
+	KEY("packet.links",          K_ENUM, packet.links, .names = links_names),
+	KEY("packet.on_success",     K_ENUM, packet.on_success, .names = on_success_names),
+	KEY("packet.keep_extracted", K_BOOL, packet.keep_extracted),
+	KEY("packet.max_bytes",      K_SIZE, packet.max_bytes, RANGE(1, UINT64_MAX)),
+	KEY("packet.max_entries",    K_UINT, packet.max_entries, RANGE(1, UINT64_MAX)),
+	KEY("packet.max_file_bytes", K_SIZE, packet.max_file_bytes, RANGE(1, UINT64_MAX)),
+	KEY("packet.max_ratio",      K_UINT, packet.max_ratio, RANGE(1, 1000000)),
+	KEY("packet.max_depth",      K_UINT, packet.max_depth, RANGE(1, 1024)),
+	KEY("packet.manifest",       K_STR,  packet.manifest, .check = check_file_name),
+	KEY("packet.manifest_required", K_BOOL, packet.manifest_required),
+	KEY("packet.manifest_keys",  K_LIST, packet.manifest_keys, .flags = KF_UNIQUE,
+	    .check = check_nonempty),
+	KEY("packet.manifest_max_bytes", K_SIZE, packet.manifest_max_bytes, RANGE(1, GiB)),
+	KEY("packet.manifest_max_depth", K_UINT, packet.manifest_max_depth, RANGE(1, 1024)),
+	KEY("packet.manifest_max_nodes", K_UINT, packet.manifest_max_nodes,
+	    RANGE(1, UINT64_MAX)),
+	SECTION("fetch"),
+	KEY("fetch.segments",        K_UINT, fetch.segments, RANGE(1, 64)),
+	KEY("fetch.segment_min",     K_SIZE, fetch.segment_min, RANGE(64 * KiB, TiB)),
+	KEY("fetch.connect_timeout", K_DUR,  fetch.connect_timeout_ms, RANGE(100, HOUR)),
+	KEY("fetch.low_speed_limit", K_SIZE, fetch.low_speed_limit, RANGE(0, GiB)),
+	KEY("fetch.low_speed_time",  K_DUR,  fetch.low_speed_time_ms, RANGE(SEC, HOUR)),
+	KEY("fetch.retries",         K_UINT, fetch.retries, RANGE(0, 100)),
+	KEY("fetch.backoff",         K_DUR,  fetch.backoff_ms, RANGE(0, HOUR)),
+	KEY("fetch.max_bytes",       K_SIZE, fetch.max_bytes, RANGE(1, UINT64_MAX)),
+	KEY("fetch.tls_verify",      K_BOOL, fetch.tls_verify),
+	KEY("fetch.ca_file",         K_STR,  fetch.ca_file, .flags = KF_NULL, .check = check_abs_path),
+	KEY("fetch.protocols",       K_LIST, fetch.protocols, .flags = KF_UNIQUE,
+	    .names = protocol_names),
+	KEY("sources",               K_SOURCES, sources),
+	SECTION("notify"),
+	KEY("notify.url",            K_STR,  notify.url, .flags = KF_NULL, .check = check_http_url),
+	KEY("notify.timeout",        K_DUR,  notify.timeout_ms, RANGE(100, HOUR)),
+	KEY("notify.retries",        K_UINT, notify.retries, RANGE(0, 100)),
+	KEY("notify.backoff",        K_DUR,  notify.backoff_ms, RANGE(0, HOUR)),
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS <= CONF_MAX_KEYS, "raise CONF_MAX_KEYS in conf.h");
+
+/* --- vectors ---------------------------------------------------------------- */
+
+/* conf's lists always have a terminator, even when empty, so v can be walked. */
+static int
+strv_ready(struct strv *sv)
+{
+	if (sv->v == NULL && (sv->v = calloc(1, sizeof(*sv->v))) == NULL)
+		return -1;
+	return 0;
+}
+
+int
+strv_push(struct strv *sv, const char *s)
+{
+	char **v, *copy;
+
+	if ((copy = strdup(s)) == NULL)
+		return -1;
+	if ((v = reallocarray(sv->v, sv->n + 2, sizeof(*v))) == NULL) {
+		free(copy);
+		return -1;
+	}
+	v[sv->n++] = copy;
+	v[sv->n] = NULL;
+	sv->v = v;
+	return 0;
+}
+
+void
+strv_free(struct strv *sv)
+{
+	size_t i;
+
+	for (i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	sv->v = NULL;
+	sv->n = 0;
+}
+
+/* --- text: numbers, durations, sizes, quoting -------------------------------- */
+
+/* Decimal digits only; leading zeros refused (YAML 1.1 would read octal). */
+static int
+parse_uint(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0' || (s[0] == '0' && s[1] != '\0'))
+		goto invalid;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			goto invalid;
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10) {
+			errno = ERANGE;
+			return -1;
+		}
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return 0;
+invalid:
+	errno = EINVAL;
+	return -1;
+}
+
+/* Digits at *sp (at least one, leading zeros fine: units say it is decimal). */
+static int
+parse_digits(const char **sp, uint64_t *out)
+{
+	const char *s = *sp;
+	uint64_t v = 0;
+
+	if (*s < '0' || *s > '9') {
+		errno = EINVAL;
+		return -1;
+	}
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10) {
+			errno = ERANGE;
+			return -1;
+		}
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*sp = s;
+	*out = v;
+	return 0;
+}
+
+static int
+mul_add(uint64_t *acc, uint64_t n, uint64_t unit)
+{
+	if (n > UINT64_MAX / unit || *acc > UINT64_MAX - n * unit) {
+		errno = ERANGE;
+		return -1;
+	}
+	*acc += n * unit;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	uint64_t    ms;
+} dur_units[] = {       /* largest first: a duration lists them in this order */
+	{ "d", DAY }, { "h", HOUR }, { "m", MIN }, { "s", SEC }, { "ms", 1 },
+};
+#define NDUR (sizeof(dur_units) / sizeof(dur_units[0]))
+
+int
+conf_parse_duration(const char *s, uint64_t *ms)
+{
+	uint64_t total = 0, n;
+	size_t next = 0, u;
+
+	if (s[0] != '\0' && strspn(s, "0123456789") == strlen(s)) {
+		if (parse_uint(s, &n) == -1 || mul_add(&total, n, SEC) == -1)
+			return -1;
+		*ms = total;
+		return 0;
+	}
+	do {
+		if (parse_digits(&s, &n) == -1)
+			return -1;
+		/* "ms" before "m", and each unit once, largest first: 1h30m, not 30m1h. */
+		for (u = next; u < NDUR; u++) {
+			size_t len = strlen(dur_units[u].name);
+
+			if (strncmp(s, dur_units[u].name, len) == 0 &&
+			    (dur_units[u].name[len - 1] != 'm' || s[len] != 's'))
+				break;
+		}
+		if (u == NDUR) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (mul_add(&total, n, dur_units[u].ms) == -1)
+			return -1;
+		s += strlen(dur_units[u].name);
+		next = u + 1;
+	} while (*s != '\0');
+	*ms = total;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	uint64_t    bytes;
+} size_units[] = {
+	{ "", 1 }, { "k", KiB }, { "K", KiB }, { "KiB", KiB }, { "M", MiB }, { "MiB", MiB },
+	{ "G", GiB }, { "GiB", GiB }, { "T", TiB }, { "TiB", TiB },
+};
+
+int
+conf_parse_size(const char *s, uint64_t *bytes)
+{
+	uint64_t n, total = 0;
+	size_t u;
+
+	if (parse_digits(&s, &n) == -1)
+		return -1;
+	for (u = 0; u < sizeof(size_units) / sizeof(size_units[0]); u++)
+		if (strcmp(s, size_units[u].name) == 0) {
+			if (mul_add(&total, n, size_units[u].bytes) == -1)
+				return -1;
+			*bytes = total;
+			return 0;
+		}
+	errno = EINVAL;
+	return -1;
+}
+
+static int
+parse_bool(const char *s, int *b)
+{
+	static const char *const yes[] = { "true", "yes", "on" };
+	static const char *const no[] = { "false", "no", "off" };
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*b = 1;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*b = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* The canonical spelling conf_parse_duration reads back: 0, 250ms, 1h30m. */
+static const char *
+fmt_duration(char *buf, size_t len, uint64_t ms)
+{
+	size_t u, off = 0;
+
+	if (ms == 0)
+		snprintf(buf, len, "0");
+	for (u = 0; u < NDUR && ms > 0; u++)
+		if (ms >= dur_units[u].ms) {
+			int n = snprintf(buf + off, len - off, "%" PRIu64 "%s",
+			    ms / dur_units[u].ms, dur_units[u].name);
+
+			if (n < 0 || (size_t)n >= len - off)
+				break;
+			off += (size_t)n;
+			ms %= dur_units[u].ms;
+		}
+	return buf;
+}
+
+static const char *
+fmt_size(char *buf, size_t len, uint64_t b)
+{
+	static const char *const name[] = { "TiB", "GiB", "MiB", "KiB" };
+	static const uint64_t unit[] = { TiB, GiB, MiB, KiB };
+	size_t u;
+
+	for (u = 0; u < 4; u++)
+		if (b != 0 && b % unit[u] == 0) {
+			snprintf(buf, len, "%" PRIu64 "%s", b / unit[u], name[u]);
+			return buf;
+		}
+	snprintf(buf, len, "%" PRIu64, b);
+	return buf;
+}
+
+static const char *
+fmt_number(char *buf, size_t len, const struct key *k, uint64_t v)
+{
+	if (k->type == K_DUR)
+		return fmt_duration(buf, len, v);
+	if (k->type == K_SIZE)
+		return fmt_size(buf, len, v);
+	snprintf(buf, len, "%" PRIu64, v);
+	return buf;
+}
+
+/* Length of the UTF-8 sequence at s and its code point, or 0 if it is not one. */
+static size_t
+utf8_decode(const unsigned char *s, uint32_t *cp)
+{
+	uint32_t c = s[0], min;
+	size_t n, i;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if ((c & 0xe0) == 0xc0) {
+		n = 2; c &= 0x1f; min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 3; c &= 0x0f; min = 0x800;
+	} else if ((c & 0xf8) == 0xf0) {
+		n = 4; c &= 0x07; min = 0x10000;
+	} else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)      /* also stops at the NUL */
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/*
+ * The next character of s as YAML double-quoted text, in out. What libyaml's
+ * reader refuses raw or folds as a line break is escaped. A byte that is not
+ * UTF-8 (a path from -d) can only be written as \xNN, which reads back as
+ * U+00NN: lossy, but the document stays valid. Returns bytes of s used.
+ */
+static size_t
+escape_char(const char *s, char out[12])
+{
+	uint32_t cp;
+	size_t n = utf8_decode((const unsigned char *)s, &cp);
+
+	if (n == 0) {
+		snprintf(out, 12, "\\x%02X", (unsigned char)s[0]);
+		return 1;
+	}
+	switch (cp) {
+	case '"':  snprintf(out, 12, "\\\""); return n;
+	case '\\': snprintf(out, 12, "\\\\"); return n;
+	case '\n': snprintf(out, 12, "\\n"); return n;
+	case '\t': snprintf(out, 12, "\\t"); return n;
+	case '\r': snprintf(out, 12, "\\r"); return n;
+	default:   break;
+	}
+	if ((cp >= 0x20 && cp < 0x7f) || (cp >= 0xa0 && cp <= 0xd7ff && cp != 0x2028 &&
+	    cp != 0x2029) || (cp >= 0xe000 && cp <= 0xfffd && cp != 0xfeff) ||
+	    cp >= 0x10000) {
+		memcpy(out, s, n);
+		out[n] = '\0';
+	} else if (cp <= 0xff)
+		snprintf(out, 12, "\\x%02X", (unsigned)cp);
+	else
+		snprintf(out, 12, "\\u%04X", (unsigned)cp);
+	return n;
+}
+
+static void
+put_quoted(FILE *fp, const char *s)
+{
+	char e[12];
+
+	fputc('"', fp);
+	while (*s != '\0') {
+		s += escape_char(s, e);
+		fputs(e, fp);
+	}
+	fputc('"', fp);
+}
+
+/* s quoted for a message, cut after 64 bytes: values can be anything. */
+static const char *
+quote(char *buf, size_t len, const char *s)
+{
+	size_t i = 0, j = 0;
+	char e[12];
+
+	buf[j++] = '"';
+	while (s[i] != '\0') {
+		size_t n = escape_char(s + i, e), el = strlen(e);
+
+		if (i >= 64 || j + el + 5 > len) {
+			memcpy(buf + j, "...", 3);
+			j += 3;
+			break;
+		}
+		memcpy(buf + j, e, el);
+		j += el;
+		i += n;
+	}
+	buf[j++] = '"';
+	buf[j] = '\0';
+	return buf;
+}
+
+/* "a, b or c" from a names[] list, for messages. */
+static const char *
+join_names(char *buf, size_t len, const char *const *names)
+{
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; names[i] != NULL && off < len; i++) {
+		int n = snprintf(buf + off, len - off, "%s%s",
+		    i == 0 ? "" : names[i + 1] == NULL ? " or " : ", ", names[i]);
+
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	return buf;
+}
+
+static size_t
+count_names(const char *const *names)
+{
+	size_t n = 0;
+
+	while (names[n] != NULL)
+		n++;
+	return n;
+}
+
+static int
+name_index(const char *const *names, const char *s)
+{
+	int i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (strcmp(names[i], s) == 0)
+			return i;
+	return -1;
+}
+
+/* --- checks of single values ------------------------------------------------- */
+
+static uint64_t
+online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 256 ? 256 : (uint64_t)n;
+}
+
+static int
+check_spool(const char *v, size_t idx, char *why, size_t len)
+{
+	char q[QBUF];
+
+	(void)idx;
+	/* Handlers run in the packet's directory: a relative spool would break. */
+	if (v[0] != '/')
+		snprintf(why, len, "%s is not an absolute path", quote(q, sizeof(q), v));
+	else if (strlen(v) > SPOOL_PATH_MAX)
+		snprintf(why, len, "longer than %d bytes", SPOOL_PATH_MAX);
+	else
+		return 0;
+	return -1;
+}
+
+static int
+check_user(const char *v, size_t idx, char *why, size_t len)
+{
+	char q[QBUF];
+	size_t i;
+
+	(void)idx;
+	if (v[0] == '\0' || strlen(v) > USER_NAME_MAX) {
+		snprintf(why, len, "%s is not a user name (write ~ for none)",
+		    quote(q, sizeof(q), v));
+		return -1;
+	}
+	for (i = 0; v[i] != '\0'; i++)
+		if ((unsigned char)v[i] <= ' ' || v[i] == ':' || v[i] == '/' || v[i] == 0x7f) {
+			snprintf(why, len, "%s is not a user name", quote(q, sizeof(q), v));
+			return -1;
+		}
+	return 0;
+}
+
+static int
+check_pattern(const char *v, size_t idx, char *why, size_t len)
+{
+	char q[QBUF];
+
+	(void)idx;
+	if (v[0] == '\0')
+		snprintf(why, len, "empty pattern");
+	else if (strchr(v, '/') != NULL)
+		snprintf(why, len, "%s contains '/' but is matched against single names",
+		    quote(q, sizeof(q), v));
+	else
+		return 0;
+	return -1;
+}
+
+static int
+check_command(const char *v, size_t idx, char *why, size_t len)
+{
+	if (idx == 0 && v[0] == '\0') {
+		snprintf(why, len, "the program must not be empty");
+		return -1;
+	}
+	return template_check(v, why, len);
+}
+
+static int
+check_env_name(const char *v, size_t idx, char *why, size_t len)
+{
+	char q[QBUF];
+
+	(void)idx;
+	if (strlen(v) <= ENV_NAME_MAX && ((v[0] >= 'A' && v[0] <= 'Z') ||
+	    (v[0] >= 'a' && v[0] <= 'z') || v[0] == '_') &&
+	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") ==
+	    strlen(v))
+		return 0;
+	snprintf(why, len, "%s is not a variable name (letters, digits and _, "
+	    "not starting with a digit)", quote(q, sizeof(q), v));
+	return -1;
+}
+
+static int
+check_file_name(const char *v, size_t idx, char *why, size_t len)
+{
+	char q[QBUF];
+
+	(void)idx;
+	if (name_is_valid(v))
+		return 0;
+	snprintf(why, len, "%s is not a file name (no '/', not . or .., 1 to 255 bytes)",
+	    quote(q, sizeof(q), v));
+	return -1;
+}
+
+static int
+check_nonempty(const char *v, size_t idx, char *why, size_t len)
+{
+	(void)idx;
+	if (v[0] != '\0')
+		return 0;
+	snprintf(why, len, "empty value");
+	return -1;
+}
+
+/* --- the table's values in struct conf --------------------------------------- */
+
+static void *
+field(void *c, const struct key *k)
+{
+	return (char *)c + k->off;
+}
+
+static const void *
+cfield(const void *c, const struct key *k)
+{
+	return (const char *)c + k->off;
+}
+
+static uint64_t
+load_uint(const void *c, const struct key *k)
+{
+	unsigned u;
+	uint64_t v;
+
+	if (k->size == sizeof(unsigned)) {
+		memcpy(&u, cfield(c, k), sizeof(u));
+		return u;
+	}
+	memcpy(&v, cfield(c, k), sizeof(v));
+	return v;
+}
+
+static void
+store_uint(void *c, const struct key *k, uint64_t v)
+{
+	unsigned u = (unsigned)v;
+
+	if (k->size == sizeof(unsigned))
+		memcpy(field(c, k), &u, sizeof(u));
+	else
+		memcpy(field(c, k), &v, sizeof(v));
+}
+
+static int
+load_int(const void *c, const struct key *k)
+{
+	int i;
+
+	memcpy(&i, cfield(c, k), sizeof(i));
+	return i;
+}
+
+static void
+store_int(void *c, const struct key *k, int i)
+{
+	memcpy(field(c, k), &i, sizeof(i));
+}
+
+static int
+check_range(const struct key *k, uint64_t v, char *why, size_t len)
+{
+	char a[32], b[32], d[32];
+
+	if (v >= k->min && v <= k->max)
+		return 0;
+	if (k->max == UINT64_MAX)
+		snprintf(why, len, "%s is out of range (at least %s)",
+		    fmt_number(a, sizeof(a), k, v), fmt_number(b, sizeof(b), k, k->min));
+	else
+		snprintf(why, len, "%s is out of range (%s to %s)",
+		    fmt_number(a, sizeof(a), k, v), fmt_number(b, sizeof(b), k, k->min),
+		    fmt_number(d, sizeof(d), k, k->max));
+	return -1;
+}
+
+/*
+ * Parse v (vlen bytes; is_null: a YAML null) as the value of the scalar key
+ * k and store it. 0, or -1 with the reason, without the key, in why and errno
+ * set (ENOMEM, or EINVAL for a bad value).
+ */
+static int
+set_scalar(void *c, const struct key *k, const char *v, size_t vlen,
+    int is_null, char *why, size_t len)
+{
+	static const char *const hint_dur = "e.g. 250ms, 90s, 10m, 1h30m, 2d";
+	static const char *const hint_size = "e.g. 512, 64KiB, 1MiB, 10GiB, 1TiB";
+	char q[QBUF], names[256], *s;
+	uint64_t u;
+	int b, rc;
+
+	errno = EINVAL;
+	if (is_null && !(k->flags & KF_NULL)) {
+		snprintf(why, len, "missing value");
+		return -1;
+	}
+	if (strlen(v) != vlen) {
+		snprintf(why, len, "the value contains a NUL character");
+		return -1;
+	}
+	switch (k->type) {
+	case K_STR:
+		s = NULL;
+		if (!is_null) {
+			if (k->check != NULL && k->check(v, 0, why, len) == -1) {
+				errno = EINVAL;
+				return -1;
+			}
+			if ((s = strdup(v)) == NULL) {
+				snprintf(why, len, "out of memory");
+				return -1;
+			}
+		}
+		free(*(char **)field(c, k));
+		*(char **)field(c, k) = s;
+		return 0;
+	case K_BOOL:
+		if (parse_bool(v, &b) == -1) {
+			snprintf(why, len, "invalid boolean %s (expected true or false)",
+			    quote(q, sizeof(q), v));
+			return -1;
+		}
+		store_int(c, k, b);
+		return 0;
+	case K_UINT:
+	case K_DUR:
+	case K_SIZE:
+		if (k->auto_value != NULL && strcmp(v, "auto") == 0) {
+			u = k->auto_value();
+			rc = 0;
+		} else if (k->type == K_UINT)
+			rc = parse_uint(v, &u);
+		else if (k->type == K_DUR)
+			rc = conf_parse_duration(v, &u);
+		else
+			rc = conf_parse_size(v, &u);
+		if (rc == -1 && errno == ERANGE) {
+			snprintf(why, len, "%s is out of range", quote(q, sizeof(q), v));
+			errno = EINVAL;
+			return -1;
+		}
+		if (rc == -1) {
+			snprintf(why, len, "invalid %s %s (%s)", k->type == K_UINT ? "number" :
+			    k->type == K_DUR ? "duration" : "size", quote(q, sizeof(q), v),
+			    k->type == K_UINT ? "a whole decimal number" :
+			    k->type == K_DUR ? hint_dur : hint_size);
+			errno = EINVAL;
+			return -1;
+		}
+		if (check_range(k, u, why, len) == -1)
+			return -1;
+		store_uint(c, k, u);
+		return 0;
+	case K_ENUM:
+		if ((b = name_index(k->names, v)) == -1) {
+			snprintf(why, len, "invalid value %s (expected %s)", quote(q, sizeof(q), v),
+			    join_names(names, sizeof(names), k->names));
+			return -1;
+		}
+		store_int(c, k, b);
+		return 0;
+	case K_SECTION:
+	case K_LIST:
+	case K_SOURCES:
+		break;
+	}
+	snprintf(why, len, "is not a single value");
+	return -1;
+}
+
+/* Item idx of list key k, to go after the items in sv. 0, or -1 with why. */
+static int
+check_item(const struct key *k, const struct strv *sv, const char *v, char *why,
+    size_t len)
+{
+	char q[QBUF], names[256];
+	size_t i;
+
+	if (sv->n >= CONF_LIST_MAX) {
+		snprintf(why, len, "more than %d items", CONF_LIST_MAX);
+		return -1;
+	}
+	if (k->names != NULL && name_index(k->names, v) == -1) {
+		snprintf(why, len, "invalid value %s (expected %s)", quote(q, sizeof(q), v),
+		    join_names(names, sizeof(names), k->names));
+		return -1;
+	}
+	if (k->flags & KF_UNIQUE)
+		for (i = 0; i < sv->n; i++)
+			if (strcmp(sv->v[i], v) == 0) {
+				snprintf(why, len, "%s is listed twice", quote(q, sizeof(q), v));
+				return -1;
+			}
+	if (k->check != NULL)
+		return k->check(v, sv->n, why, len);
+	return 0;
+}
+
+static int
+key_index(const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].path, path) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* --- defaults, free, validate, print, set ------------------------------------- */
+
+int
+conf_defaults(struct conf *c)
+{
+	static const char *const ignore[] = { "*-downloading", "*.part", ".*" };
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	c->workers = (unsigned)online_cpus();
+	c->settle_ms = 2 * SEC;
+	c->shutdown_grace_ms = 5 * SEC;
+	c->fsync = 1;
+	c->metrics_interval_ms = 5 * SEC;
+	c->handler.timeout_ms = HOUR;
+	c->handler.retries = 3;
+	c->handler.backoff_ms = 10 * SEC;
+	c->handler.backoff_max_ms = 10 * MIN;
+	c->handler.log_max = MiB;
+	c->packet.plain = PLAIN_FAIL;
+	c->packet.links = LINKS_REFUSE;
+	c->packet.on_success = ON_SUCCESS_ARCHIVE;
+	c->packet.max_bytes = TiB;
+	c->packet.max_entries = 100000;
+	c->packet.max_file_bytes = TiB;
+	c->packet.max_ratio = 1000;
+	c->packet.max_depth = 32;
+	c->packet.manifest_required = 1;
+	c->packet.manifest_max_bytes = MiB;
+	c->packet.manifest_max_depth = 64;
+	c->packet.manifest_max_nodes = 100000;
+	c->fetch.segments = 4;
+	c->fetch.segment_min = 16 * MiB;
+	c->fetch.connect_timeout_ms = 10 * SEC;
+	c->fetch.low_speed_limit = KiB;
+	c->fetch.low_speed_time_ms = 30 * SEC;
+	c->fetch.retries = 5;
+	c->fetch.backoff_ms = SEC;
+	c->fetch.max_bytes = TiB;
+	c->fetch.tls_verify = 1;
+	c->notify.timeout_ms = 10 * SEC;
+	c->notify.retries = 5;
+	c->notify.backoff_ms = SEC;
+	if ((c->spool = strdup("/var/spool/ingestd")) == NULL ||
+	    (c->packet.manifest = strdup("data_info.yml")) == NULL)
+		goto fail;
+	for (i = 0; i < sizeof(ignore) / sizeof(ignore[0]); i++)
+		if (strv_push(&c->ignore, ignore[i]) == -1)
+			goto fail;
+	if (strv_push(&c->packet.formats, "zip") == -1 ||
+	    strv_push(&c->packet.formats, "tar") == -1 ||
+	    strv_push(&c->fetch.protocols, "http") == -1 ||
+	    strv_push(&c->fetch.protocols, "https") == -1)
+		goto fail;
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].type == K_LIST && strv_ready(field(c, &keys[i])) == -1)
+			goto fail;
+	return 0;
+fail:
+	conf_free(c);
+	errno = ENOMEM;
+	return -1;
+}
+
+void
+conf_free(struct conf *c)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].type == K_STR) {
+			free(*(char **)field(c, &keys[i]));
+			*(char **)field(c, &keys[i]) = NULL;
+		} else if (keys[i].type == K_LIST)
+			strv_free(field(c, &keys[i]));
+		else if (keys[i].type == K_SOURCES)
+			sources_free(field(c, &keys[i]));
+	free(c->file);
+	c->file = NULL;
+}
+
+/* "FILE:LINE: " when key idx came from the file, else nothing. */
+static void
+where(const struct conf *c, size_t idx, char *buf, size_t len)
+{
+	if (c->file != NULL && c->key_line[idx] != 0)
+		snprintf(buf, len, "%s:%u: ", c->file, c->key_line[idx]);
+	else
+		buf[0] = '\0';
+}
+
+/*
+ * The value held now for key k, checked as if it had just been read. For a
+ * list, *item is the index of the bad item (SIZE_MAX: not an item).
+ */
+static int
+check_current(const struct conf *c, const struct key *k, size_t *item, char *why,
+    size_t len)
+{
+	const struct strv *sv;
+	struct strv seen = { NULL, 0 };
+	const char *s;
+	size_t i;
+	int rc = 0;
+
+	*item = SIZE_MAX;
+	switch (k->type) {
+	case K_STR:
+		s = *(char *const *)cfield(c, k);
+		if (s == NULL && !(k->flags & KF_NULL)) {
+			snprintf(why, len, "not set");
+			return -1;
+		}
+		return s != NULL && k->check != NULL ? k->check(s, 0, why, len) : 0;
+	case K_UINT:
+	case K_DUR:
+	case K_SIZE:
+		return check_range(k, load_uint(c, k), why, len);
+	case K_ENUM:
+		if ((unsigned)load_int(c, k) < count_names(k->names))
+			return 0;
+		snprintf(why, len, "invalid value %d", load_int(c, k));
+		return -1;
+	case K_LIST:
+		/* check_item wants the items before this one: show it a prefix. */
+		sv = cfield(c, k);
+		for (i = 0; i < sv->n && rc == 0; i++) {
+			seen.v = sv->v;
+			seen.n = i;
+			if ((rc = check_item(k, &seen, sv->v[i], why, len)) == -1)
+				*item = i;
+		}
+		return rc;
+	case K_BOOL:
+	case K_SECTION:
+	case K_SOURCES:         /* validate_sources(): each entry has its own line */
+		break;
+	}
+	return 0;
+}
+
+int
+conf_validate(const struct conf *c, char *err, size_t errlen)
+{
+	char at[64 + PATH_MAX], why[512], a[32], b[32], idx[24];
+	size_t n, item;
+	int i, j;
+
+	for (n = 0; n < NKEYS; n++)
+		if (check_current(c, &keys[n], &item, why, sizeof(why)) == -1) {
+			where(c, n, at, sizeof(at));
+			idx[0] = '\0';
+			if (item != SIZE_MAX)
+				snprintf(idx, sizeof(idx), "[%zu]", item);
+			snprintf(err, errlen, "%s%s%s: %s", at, keys[n].path, idx, why);
+			errno = EINVAL;
+			return -1;
+		}
+	if (c->handler.backoff_max_ms < c->handler.backoff_ms) {
+		/* Point at whichever of the two the file set last. */
+		i = key_index("handler.backoff_max");
+		j = key_index("handler.backoff");
+		where(c, (size_t)(c->key_line[j] > c->key_line[i] ? j : i), at, sizeof(at));
+		snprintf(err, errlen, "%shandler.backoff_max: %s is less than handler.backoff (%s)",
+		    at, fmt_duration(a, sizeof(a), c->handler.backoff_max_ms),
+		    fmt_duration(b, sizeof(b), c->handler.backoff_ms));
+		errno = EINVAL;
+		return -1;
+	}
+	return validate_sources(c, err, errlen);
+}
+
+int
+conf_set(struct conf *c, const char *key, const char *value, char *err, size_t errlen)
+{
+	char why[512];
+	int idx = key_index(key);
+
+	if (idx == -1 || keys[idx].type == K_SECTION || keys[idx].type == K_LIST ||
+	    keys[idx].type == K_SOURCES) {
+		snprintf(err, errlen, "%s: %s", key, idx == -1 ? "unknown key" :
+		    "cannot be set from the command line");
+		errno = EINVAL;
+		return -1;
+	}
+	if (set_scalar(c, &keys[idx], value, strlen(value), 0, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s: %s", key, why);
+		return -1;
+	}
+	c->key_line[idx] = 0;
+	return 0;
+}
+
+static void
+print_value(const void *c, const struct key *k, FILE *fp)
+{
+	const struct strv *sv;
+	const char *s;
+	char buf[32];
+	size_t i;
+	int e;
+
+	switch (k->type) {
+	case K_STR:
+		if ((s = *(char *const *)cfield(c, k)) == NULL)
+			fputs("~", fp);
+		else
+			put_quoted(fp, s);
+		break;
+	case K_BOOL:
+		fputs(load_int(c, k) ? "true" : "false", fp);
+		break;
+	case K_UINT:
+	case K_DUR:
+	case K_SIZE:
+		fputs(fmt_number(buf, sizeof(buf), k, load_uint(c, k)), fp);
+		break;
+	case K_ENUM:
+		/* conf_validate refuses an out-of-range value; print what reads back. */
+		e = load_int(c, k);
+		fputs(e >= 0 && (size_t)e < count_names(k->names) ? k->names[e] : "~", fp);
+		break;
+	case K_LIST:
+		sv = cfield(c, k);
+		fputc('[', fp);
+		for (i = 0; i < sv->n; i++) {
+			if (i > 0)
+				fputs(", ", fp);
+			put_quoted(fp, sv->v[i]);
+		}
+		fputc(']', fp);
+		break;
+	case K_SOURCES:
+		print_sources(cfield(c, k), fp);
+		break;
+	case K_SECTION:
+		break;
+	}
+}
+
+void
+conf_print(const struct conf *c, FILE *fp)
+{
+	size_t i, j, plen;
+
+	fputs("# ingestd effective settings: built-in defaults", fp);
+	if (c->file != NULL) {
+		fputs(", then ", fp);
+		put_quoted(fp, c->file);
+	}
+	fputc('\n', fp);
+	for (i = 0; i < NKEYS; i++) {
+		if (strchr(keys[i].path, '.') != NULL)
+			continue;
+		fprintf(fp, "%s:", keys[i].path);
+		if (keys[i].type != K_SECTION) {
+			fputc(' ', fp);
+			print_value(c, &keys[i], fp);
+			fputc('\n', fp);
+			continue;
+		}
+		fputc('\n', fp);
+		plen = strlen(keys[i].path);
+		for (j = 0; j < NKEYS; j++)
+			if (strncmp(keys[j].path, keys[i].path, plen) == 0 &&
+			    keys[j].path[plen] == '.') {
+				fprintf(fp, "  %s: ", keys[j].path + plen + 1);
+				print_value(c, &keys[j], fp);
+				fputc('\n', fp);
+			}
+	}
+}
+
+/* --- the YAML reader ---------------------------------------------------------- */
+
+struct parser {
+	yaml_parser_t  yp;
+	struct conf   *c;
+	const char    *name;
+	const char    *buf;
+	size_t         len;
+	char          *err;
+	size_t         errlen;
+	int            depth;
+	int            oserr;   /* errno to return when not a content error */
+};
+
+static int
+fail(struct parser *p, const yaml_mark_t *m, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(struct parser *p, const yaml_mark_t *m, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(p->err, p->errlen, "%s:%zu: ", p->name, m->line + 1);
+	if (n >= 0 && (size_t)n < p->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static int
+syntax_error(struct parser *p)
+{
+	const yaml_parser_t *yp = &p->yp;
+	size_t i, line = 1;
+
+	switch (yp->error) {
+	case YAML_MEMORY_ERROR:
+		p->oserr = ENOMEM;
+		snprintf(p->err, p->errlen, "%s: out of memory", p->name);
+		return -1;
+	case YAML_READER_ERROR:
+		/* No mark for bad bytes, only their offset: count the lines. */
+		for (i = 0; i < yp->problem_offset && i < p->len; i++)
+			line += p->buf[i] == '\n';
+		snprintf(p->err, p->errlen, "%s:%zu: %s", p->name, line,
+		    yp->problem != NULL ? yp->problem : "unreadable input");
+		return -1;
+	default:
+		if (yp->context != NULL)
+			return fail(p, &yp->problem_mark, "syntax error: %s (%s at line %zu)",
+			    yp->problem != NULL ? yp->problem : "?", yp->context,
+			    yp->context_mark.line + 1);
+		return fail(p, &yp->problem_mark, "syntax error: %s",
+		    yp->problem != NULL ? yp->problem : "?");
+	}
+}
+
+/* The next event, refusing what this format never uses. On error, no event. */
+static int
+next_event(struct parser *p, yaml_event_t *ev)
+{
+	const yaml_char_t *anchor = NULL, *tag = NULL;
+
+	if (!yaml_parser_parse(&p->yp, ev))
+		return syntax_error(p);
+	switch (ev->type) {
+	case YAML_ALIAS_EVENT:
+		fail(p, &ev->start_mark, "aliases (*name) are not allowed");
+		goto refuse;
+	case YAML_SCALAR_EVENT:
+		anchor = ev->data.scalar.anchor;
+		tag = ev->data.scalar.tag;
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+		anchor = ev->data.sequence_start.anchor;
+		tag = ev->data.sequence_start.tag;
+		break;
+	case YAML_MAPPING_START_EVENT:
+		anchor = ev->data.mapping_start.anchor;
+		tag = ev->data.mapping_start.tag;
+		break;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		p->depth--;
+		break;
+	default:
+		break;
+	}
+	if (anchor != NULL) {
+		fail(p, &ev->start_mark, "anchors (&name) are not allowed");
+		goto refuse;
+	}
+	if (tag != NULL) {
+		fail(p, &ev->start_mark, "tags (!name) are not allowed");
+		goto refuse;
+	}
+	if (ev->type == YAML_SEQUENCE_START_EVENT || ev->type == YAML_MAPPING_START_EVENT) {
+		if (++p->depth > CONF_DEPTH_MAX) {
+			fail(p, &ev->start_mark, "nested deeper than %d levels", CONF_DEPTH_MAX);
+			goto refuse;
+		}
+	}
+	return 0;
+refuse:
+	yaml_event_delete(ev);
+	return -1;
+}
+
+static int
+is_null(const yaml_event_t *ev)
+{
+	const char *v = (const char *)ev->data.scalar.value;
+
+	return ev->type == YAML_SCALAR_EVENT && ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	    (v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
+	    strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0);
+}
+
+static const char *
+kind(const yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_SEQUENCE_START_EVENT:
+		return "a list";
+	case YAML_MAPPING_START_EVENT:
+		return "a mapping";
+	case YAML_SCALAR_EVENT:
+		return is_null(ev) ? "nothing" : "a single value";
+	default:
+		return "something else";
+	}
+}
+
+static int parse_mapping(struct parser *p, const char *section);
+
+static int
+parse_list(struct parser *p, const struct key *k)
+{
+	struct strv sv = { NULL, 0 };
+	yaml_event_t ev;
+	char why[512];
+	int rc = -1;
+
+	for (;;) {
+		if (next_event(p, &ev) == -1)
+			goto out;
+		if (ev.type == YAML_SEQUENCE_END_EVENT)
+			break;
+		if (ev.type != YAML_SCALAR_EVENT)
+			/* [a, {path}] reads {path} as a mapping: the likely slip. */
+			fail(p, &ev.start_mark, "%s[%zu]: expected a single value, found %s%s",
+			    k->path, sv.n, kind(&ev), ev.type == YAML_MAPPING_START_EVENT ?
+			    " (quote an item that starts with a brace: \"{path}\")" : "");
+		else if (is_null(&ev))
+			fail(p, &ev.start_mark, "%s[%zu]: empty item (write \"\" for an empty "
+			    "string)", k->path, sv.n);
+		else if (strlen((const char *)ev.data.scalar.value) != ev.data.scalar.length)
+			fail(p, &ev.start_mark, "%s[%zu]: the value contains a NUL character",
+			    k->path, sv.n);
+		else if (check_item(k, &sv, (const char *)ev.data.scalar.value, why,
+		    sizeof(why)) == -1)
+			fail(p, &ev.start_mark, "%s[%zu]: %s", k->path, sv.n, why);
+		else if (strv_push(&sv, (const char *)ev.data.scalar.value) == -1) {
+			p->oserr = ENOMEM;
+			fail(p, &ev.start_mark, "out of memory");
+		} else {
+			yaml_event_delete(&ev);
+			continue;
+		}
+		yaml_event_delete(&ev);
+		goto out;
+	}
+	yaml_event_delete(&ev);
+	if (strv_ready(&sv) == -1) {
+		p->oserr = ENOMEM;
+		snprintf(p->err, p->errlen, "%s: out of memory", p->name);
+		goto out;
+	}
+	strv_free(field(p->c, k));
+	*(struct strv *)field(p->c, k) = sv;
+	sv.v = NULL;
+	sv.n = 0;
+	rc = 0;
+out:
+	strv_free(&sv);
+	return rc;
+}
+
+/* --- sources: a list of "- s3: {...}" ------------------------------------------ */
+
+#define URL_MAX      2048
+#define SOURCES_MAX  64
+#define S3_KEY_MAX   1024    /* bytes of an S3 object key */
+
+static int
+check_http_url(const char *v, size_t idx, char *why, size_t len)
+{
+	char q[QBUF];
+	const char *host;
+	size_t i;
+
+	(void)idx;
+	host = strncmp(v, "http://", 7) == 0 ? v + 7 : strncmp(v, "https://", 8) == 0 ? v + 8 :
+	    NULL;
+	if (host == NULL) {
+		snprintf(why, len, "%s is not an http:// or https:// URL", quote(q, sizeof(q), v));
+		return -1;
+	}
+	if (strlen(v) > URL_MAX) {
+		snprintf(why, len, "longer than %d bytes", URL_MAX);
+		return -1;
+	}
+	for (i = 0; v[i] != '\0'; i++)
+		if ((unsigned char)v[i] <= ' ' || v[i] == 0x7f) {
+			snprintf(why, len, "%s contains a space or a control character (write %%20)",
+			    quote(q, sizeof(q), v));
+			return -1;
+		}
+	if (host[0] == '\0' || host[0] == '/' || host[0] == ':') {
+		snprintf(why, len, "%s has no host", quote(q, sizeof(q), v));
+		return -1;
+	}
+	return 0;
+}
+
+/* Requests are path-style (ENDPOINT/BUCKET/KEY): the endpoint is only a base. */
+static int
+check_endpoint(const char *v, size_t idx, char *why, size_t len)
+{
+	const char *host, *path;
+	char q[QBUF];
+
+	if (check_http_url(v, idx, why, len) == -1)
+		return -1;
+	host = strstr(v, "://") + 3;
+	path = host + strcspn(host, "/?#");
+	if (strchr(v, '?') != NULL || strchr(v, '#') != NULL || strchr(host, '@') != NULL ||
+	    (path[0] == '/' && path[1] != '\0'))
+		snprintf(why, len, "%s: give only scheme, host and port, e.g. https://s3.eu-west-1."
+		    "amazonaws.com (no path, query or user)", quote(q, sizeof(q), v));
+	else
+		return 0;
+	return -1;
+}
+
+/* S3 allows 3-63 of [a-z0-9.-]; compatible servers are laxer. It goes in URLs as is. */
+static int
+check_bucket(const char *v, size_t idx, char *why, size_t len)
+{
+	char q[QBUF];
+
+	(void)idx;
+	if (v[0] != '\0' && strlen(v) <= 255 && strspn(v, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == strlen(v))
+		return 0;
+	snprintf(why, len, "%s is not a bucket name (letters, digits, '.', '-' and '_')",
+	    quote(q, sizeof(q), v));
+	return -1;
+}
+
+static int
+check_region(const char *v, size_t idx, char *why, size_t len)
+{
+	char q[QBUF];
+
+	(void)idx;
+	if (v[0] != '\0' && strlen(v) <= 64 && strspn(v, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == strlen(v))
+		return 0;
+	snprintf(why, len, "%s is not a region name such as eu-west-1", quote(q, sizeof(q), v));
+	return -1;
+}
+
+static int
+check_prefix(const char *v, size_t idx, char *why, size_t len)
+{
+	(void)idx;
+	if (strlen(v) <= S3_KEY_MAX)
+		return 0;
+	snprintf(why, len, "longer than %d bytes", S3_KEY_MAX);
+	return -1;
+}
+
+static int
+check_abs_path(const char *v, size_t idx, char *why, size_t len)
+{
+	char q[QBUF];
+
+	(void)idx;
+	if (v[0] == '/' && strlen(v) < PATH_MAX)
+		return 0;
+	snprintf(why, len, "%s is not an absolute path", quote(q, sizeof(q), v));
+	return -1;
+}
+
+#define SKEY(p, t, member, ...) { .path = (p), .type = (t),			\
+	.off = offsetof(struct conf_source, member),				\
+	.size = sizeof(((struct conf_source *)0)->member), __VA_ARGS__ }
+
+/* The keys of one "- s3:" entry, read and printed with the scalar code above. */
+static const struct key s3_keys[] = {
+	SKEY("endpoint",         K_STR,  endpoint, .check = check_endpoint),
+	SKEY("region",           K_STR,  region, .check = check_region),
+	SKEY("bucket",           K_STR,  bucket, .check = check_bucket),
+	SKEY("prefix",           K_STR,  prefix, .flags = KF_NULL, .check = check_prefix),
+	SKEY("poll",             K_DUR,  poll_ms, RANGE(100, DAY)),
+	SKEY("delete",           K_ENUM, del, .names = delete_names),
+	SKEY("credentials_file", K_STR,  credentials_file, .flags = KF_NULL,
+	    .check = check_abs_path),
+};
+#define NS3KEYS (sizeof(s3_keys) / sizeof(s3_keys[0]))
+
+static void
+source_free(struct conf_source *src)
+{
+	size_t i;
+
+	for (i = 0; i < NS3KEYS; i++)
+		if (s3_keys[i].type == K_STR) {
+			free(*(char **)field(src, &s3_keys[i]));
+			*(char **)field(src, &s3_keys[i]) = NULL;
+		}
+}
+
+static void
+sources_free(struct conf_sources *ss)
+{
+	size_t i;
+
+	for (i = 0; i < ss->n; i++)
+		source_free(&ss->v[i]);
+	free(ss->v);
+	ss->v = NULL;
+	ss->n = 0;
+}
+
+/* "FILE:LINE: sources[i].s3" for messages about entry i. */
+static void
+source_where(const struct conf *c, size_t i, char *buf, size_t len)
+{
+	if (c->file != NULL && c->sources.v[i].line != 0)
+		snprintf(buf, len, "%s:%u: sources[%zu].s3", c->file, c->sources.v[i].line, i);
+	else
+		snprintf(buf, len, "sources[%zu].s3", i);
+}
+
+static int
+validate_sources(const struct conf *c, char *err, size_t errlen)
+{
+	const struct conf_source *a, *b;
+	char at[64 + PATH_MAX], why[512];
+	size_t i, j, k;
+	const char *pa, *pb;
+
+	for (i = 0; i < c->sources.n; i++) {
+		a = &c->sources.v[i];
+		for (k = 0; k < NS3KEYS; k++) {
+			const struct key *sk = &s3_keys[k];
+			const char *s;
+
+			if (sk->type == K_STR) {
+				s = *(char *const *)cfield(a, sk);
+				if (s == NULL && !(sk->flags & KF_NULL))
+					snprintf(why, sizeof(why), "is required");
+				else if (s == NULL || sk->check(s, 0, why, sizeof(why)) == 0)
+					continue;
+			} else if (sk->type == K_DUR) {
+				if (check_range(sk, load_uint(a, sk), why, sizeof(why)) == 0)
+					continue;
+			} else if ((unsigned)load_int(a, sk) < count_names(sk->names))
+				continue;
+			else
+				snprintf(why, sizeof(why), "invalid value");
+			source_where(c, i, at, sizeof(at));
+			snprintf(err, errlen, "%s.%s: %s", at, sk->path, why);
+			errno = EINVAL;
+			return -1;
+		}
+		/* Two sources that list the same object would fetch it twice. */
+		for (j = 0; j < i; j++) {
+			b = &c->sources.v[j];
+			pa = a->prefix != NULL ? a->prefix : "";
+			pb = b->prefix != NULL ? b->prefix : "";
+			if (strcmp(a->endpoint, b->endpoint) != 0 || strcmp(a->bucket, b->bucket) != 0 ||
+			    (strncmp(pa, pb, strlen(pb)) != 0 && strncmp(pb, pa, strlen(pa)) != 0))
+				continue;
+			source_where(c, i, at, sizeof(at));
+			snprintf(err, errlen, "%s: overlaps sources[%zu] (same endpoint and bucket, and "
+			    "one prefix starts with the other)", at, j);
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* One line that conf_load reads back: [{s3: {endpoint: "...", ...}}, ...]. */
+static void
+print_sources(const struct conf_sources *ss, FILE *fp)
+{
+	size_t i, k;
+
+	fputc('[', fp);
+	for (i = 0; i < ss->n; i++) {
+		fputs(i > 0 ? ", {s3: {" : "{s3: {", fp);
+		for (k = 0; k < NS3KEYS; k++) {
+			fprintf(fp, "%s%s: ", k > 0 ? ", " : "", s3_keys[k].path);
+			print_value(&ss->v[i], &s3_keys[k], fp);
+		}
+		fputs("}}", fp);
+	}
+	fputc(']', fp);
+}
+
+static int
+source_defaults(struct conf_source *src, unsigned line)
+{
+	memset(src, 0, sizeof(*src));
+	src->poll_ms = 10 * SEC;
+	src->del = SOURCE_DELETE_AFTER_COMMIT;
+	src->line = line;
+	return (src->region = strdup("us-east-1")) == NULL ? -1 : 0;
+}
+
+/* The mapping of s3 keys of entry idx, after its MAPPING_START. */
+static int
+parse_s3_keys(struct parser *p, struct conf_source *src, size_t idx)
+{
+	unsigned seen[NS3KEYS] = { 0 };
+	yaml_event_t ev;
+	const char *name;
+	char why[512];
+	size_t k;
+
+	for (;;) {
+		if (next_event(p, &ev) == -1)
+			return -1;
+		if (ev.type == YAML_MAPPING_END_EVENT)
+			break;
+		if (ev.type != YAML_SCALAR_EVENT) {
+			fail(p, &ev.start_mark, "sources[%zu].s3: expected a key name, found %s", idx,
+			    kind(&ev));
+			goto fail;
+		}
+		name = (const char *)ev.data.scalar.value;
+		for (k = 0; k < NS3KEYS; k++)
+			if (strcmp(name, s3_keys[k].path) == 0 &&
+			    strlen(name) == ev.data.scalar.length)
+				break;
+		if (k == NS3KEYS) {
+			char q[QBUF];
+
+			fail(p, &ev.start_mark, "sources[%zu].s3: unknown key %s (expected endpoint, "
+			    "region, bucket, prefix, poll, delete or credentials_file)", idx,
+			    quote(q, sizeof(q), name));
+			goto fail;
+		}
+		if (seen[k]) {
+			fail(p, &ev.start_mark, "sources[%zu].s3.%s: duplicate key (first given at "
+			    "line %u)", idx, s3_keys[k].path, seen[k]);
+			goto fail;
+		}
+		seen[k] = (unsigned)ev.start_mark.line + 1;
+		yaml_event_delete(&ev);
+		if (next_event(p, &ev) == -1)
+			return -1;
+		if (ev.type != YAML_SCALAR_EVENT) {
+			fail(p, &ev.start_mark, "sources[%zu].s3.%s: expected a single value, found %s",
+			    idx, s3_keys[k].path, kind(&ev));
+			goto fail;
+		}
+		if (set_scalar(src, &s3_keys[k], (const char *)ev.data.scalar.value,
+		    ev.data.scalar.length, is_null(&ev), why, sizeof(why)) == -1) {
+			if (errno == ENOMEM)
+				p->oserr = ENOMEM;
+			fail(p, &ev.start_mark, "sources[%zu].s3.%s: %s", idx, s3_keys[k].path, why);
+			goto fail;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_event_delete(&ev);
+	return 0;
+fail:
+	yaml_event_delete(&ev);
+	return -1;
+}
+
+/* One item of sources: a mapping with the single key s3. */
+static int
+parse_source(struct parser *p, struct conf_source *src, size_t idx)
+{
+	yaml_event_t ev;
+	char q[QBUF];
+
+	if (next_event(p, &ev) == -1)
+		return -1;
+	if (ev.type == YAML_MAPPING_END_EVENT) {
+		fail(p, &ev.start_mark, "sources[%zu]: empty entry (expected \"s3:\")", idx);
+		goto fail;
+	}
+	if (ev.type != YAML_SCALAR_EVENT || strcmp((const char *)ev.data.scalar.value, "s3") != 0) {
+		fail(p, &ev.start_mark, "sources[%zu]: unknown kind of source %s (expected s3)", idx,
+		    ev.type == YAML_SCALAR_EVENT ? quote(q, sizeof(q),
+		    (const char *)ev.data.scalar.value) : kind(&ev));
+		goto fail;
+	}
+	yaml_event_delete(&ev);
+	if (next_event(p, &ev) == -1)
+		return -1;
+	if (ev.type != YAML_MAPPING_START_EVENT) {
+		fail(p, &ev.start_mark, "sources[%zu].s3: expected a mapping of keys (endpoint, "
+		    "bucket, ...), found %s", idx, kind(&ev));
+		goto fail;
+	}
+	yaml_event_delete(&ev);
+	if (parse_s3_keys(p, src, idx) == -1)
+		return -1;
+	if (next_event(p, &ev) == -1)
+		return -1;
+	if (ev.type != YAML_MAPPING_END_EVENT) {
+		fail(p, &ev.start_mark, "sources[%zu]: one source per item (start the next one "
+		    "with \"- s3:\")", idx);
+		goto fail;
+	}
+	yaml_event_delete(&ev);
+	return 0;
+fail:
+	yaml_event_delete(&ev);
+	return -1;
+}
+
+static int
+parse_sources(struct parser *p, const struct key *k)
+{
+	struct conf_sources ss = { NULL, 0 };
+	struct conf_source *v;
+	yaml_event_t ev;
+	int rc = -1;
+
+	for (;;) {
+		if (next_event(p, &ev) == -1)
+			goto out;
+		if (ev.type == YAML_SEQUENCE_END_EVENT)
+			break;
+		if (ev.type != YAML_MAPPING_START_EVENT) {
+			fail(p, &ev.start_mark, "%s[%zu]: expected a source such as \"- s3: {endpoint: "
+			    "..., bucket: ...}\", found %s", k->path, ss.n, kind(&ev));
+			goto fail;
+		}
+		if (ss.n >= SOURCES_MAX) {
+			fail(p, &ev.start_mark, "%s: more than %d sources", k->path, SOURCES_MAX);
+			goto fail;
+		}
+		if ((v = reallocarray(ss.v, ss.n + 1, sizeof(*v))) == NULL)
+			goto nomem;
+		ss.v = v;
+		if (source_defaults(&ss.v[ss.n], (unsigned)ev.start_mark.line + 1) == -1)
+			goto nomem;
+		ss.n++;
+		yaml_event_delete(&ev);
+		if (parse_source(p, &ss.v[ss.n - 1], ss.n - 1) == -1)
+			goto out;
+	}
+	yaml_event_delete(&ev);
+	sources_free(field(p->c, k));
+	*(struct conf_sources *)field(p->c, k) = ss;
+	ss.v = NULL;
+	ss.n = 0;
+	rc = 0;
+	goto out;
+nomem:
+	p->oserr = ENOMEM;
+	fail(p, &ev.start_mark, "out of memory");
+fail:
+	yaml_event_delete(&ev);
+out:
+	sources_free(&ss);
+	return rc;
+}
+
+static int
+parse_value(struct parser *p, const struct key *k)
+{
+	yaml_event_t ev;
+	char why[512];
+	int rc = 0;
+
+	if (next_event(p, &ev) == -1)
+		return -1;
+	switch (k->type) {
+	case K_SECTION:
+		/* "handler:" with every key commented out is an empty section. */
+		if (ev.type == YAML_MAPPING_START_EVENT)
+			rc = parse_mapping(p, k->path);
+		else if (!is_null(&ev))
+			rc = fail(p, &ev.start_mark, "%s: expected a mapping of keys, found %s",
+			    k->path, kind(&ev));
+		break;
+	case K_SOURCES:
+		if (ev.type == YAML_SEQUENCE_START_EVENT)
+			rc = parse_sources(p, k);
+		else
+			rc = fail(p, &ev.start_mark, "%s: expected a list of sources such as "
+			    "\"- s3: {endpoint: ..., bucket: ...}\" or [], found %s", k->path,
+			    kind(&ev));
+		break;
+	case K_LIST:
+		if (ev.type == YAML_SEQUENCE_START_EVENT)
+			rc = parse_list(p, k);
+		else
+			rc = fail(p, &ev.start_mark, "%s: expected a list such as [a, b]%s, "
+			    "found %s", k->path, is_null(&ev) ? " or []" : "", kind(&ev));
+		break;
+	default:
+		if (ev.type != YAML_SCALAR_EVENT)
+			rc = fail(p, &ev.start_mark, "%s: expected a single value, found %s",
+			    k->path, kind(&ev));
+		else if (set_scalar(p->c, k, (const char *)ev.data.scalar.value,
+		    ev.data.scalar.length, is_null(&ev), why, sizeof(why)) == -1) {
+			if (errno == ENOMEM)
+				p->oserr = ENOMEM;
+			rc = fail(p, &ev.start_mark, "%s: %s", k->path, why);
+		}
+		break;
+	}
+	yaml_event_delete(&ev);
+	return rc;
+}
+
+/* The key named v inside section (NULL: top level), or -1. */
+static int
+lookup(const char *section, const char *v, size_t vlen)
+{
+	size_t i, slen = section != NULL ? strlen(section) : 0;
+	const char *leaf;
+
+	if (strlen(v) != vlen || strchr(v, '.') != NULL)
+		return -1;
+	for (i = 0; i < NKEYS; i++) {
+		leaf = keys[i].path;
+		if (section != NULL) {
+			if (strncmp(leaf, section, slen) != 0 || leaf[slen] != '.')
+				continue;
+			leaf += slen + 1;
+		} else if (strchr(leaf, '.') != NULL)
+			continue;
+		if (strcmp(leaf, v) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+static int
+unknown_key(struct parser *p, const yaml_event_t *ev, const char *section)
+{
+	const char *v = (const char *)ev->data.scalar.value, *dot;
+	char q[QBUF];
+	size_t i;
+
+	if (section == NULL && (dot = strchr(v, '.')) != NULL && key_index(v) != -1)
+		return fail(p, &ev->start_mark, "unknown key %s (write it nested: %.*s: on "
+		    "one line, %s: indented below it)", quote(q, sizeof(q), v), (int)(dot - v), v,
+		    dot + 1);
+	if (v[0] == '\0' || strlen(v) > 64 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
+	    strlen(v))
+		return fail(p, &ev->start_mark, "unknown key %s%s%s", quote(q, sizeof(q), v),
+		    section != NULL ? " in " : "", section != NULL ? section : "");
+	/* The same name elsewhere is most likely what was meant. */
+	for (i = 0; i < NKEYS; i++) {
+		dot = strrchr(keys[i].path, '.');
+		if (strcmp(dot != NULL ? dot + 1 : keys[i].path, v) == 0)
+			return fail(p, &ev->start_mark, "%s%s%s: unknown key (did you mean %s?)",
+			    section != NULL ? section : "", section != NULL ? "." : "", v,
+			    keys[i].path);
+	}
+	return fail(p, &ev->start_mark, "%s%s%s: unknown key", section != NULL ? section : "",
+	    section != NULL ? "." : "", v);
+}
+
+static int
+parse_mapping(struct parser *p, const char *section)
+{
+	yaml_event_t ev;
+	size_t line;
+	int idx;
+
+	for (;;) {
+		if (next_event(p, &ev) == -1)
+			return -1;
+		if (ev.type == YAML_MAPPING_END_EVENT)
+			break;
+		if (ev.type != YAML_SCALAR_EVENT) {
+			fail(p, &ev.start_mark, "%s%sexpected a key name, found %s",
+			    section != NULL ? section : "", section != NULL ? ": " : "", kind(&ev));
+			goto fail;
+		}
+		idx = lookup(section, (const char *)ev.data.scalar.value, ev.data.scalar.length);
+		if (idx == -1) {
+			unknown_key(p, &ev, section);
+			goto fail;
+		}
+		line = ev.start_mark.line + 1;
+		if (p->c->key_line[idx] != 0) {
+			fail(p, &ev.start_mark, "%s: duplicate key (first given at line %u)",
+			    keys[idx].path, p->c->key_line[idx]);
+			goto fail;
+		}
+		p->c->key_line[idx] = line > UINT32_MAX ? UINT32_MAX : (unsigned)line;
+		yaml_event_delete(&ev);
+		if (parse_value(p, &keys[idx]) == -1)
+			return -1;
+	}
+	yaml_event_delete(&ev);
+	return 0;
+fail:
+	yaml_event_delete(&ev);
+	return -1;
+}
+
+static int
+parse_stream(struct parser *p)
+{
+	yaml_event_t ev;
+	int rc = 0;
+
+	if (next_event(p, &ev) == -1)   /* STREAM_START */
+		return -1;
+	yaml_event_delete(&ev);
+	if (next_event(p, &ev) == -1)
+		return -1;
+	if (ev.type == YAML_STREAM_END_EVENT) {         /* empty: all defaults */
+		yaml_event_delete(&ev);
+		return 0;
+	}
+	yaml_event_delete(&ev);                         /* DOCUMENT_START */
+	if (next_event(p, &ev) == -1)
+		return -1;
+	if (ev.type == YAML_MAPPING_START_EVENT)
+		rc = parse_mapping(p, NULL);
+	else if (!is_null(&ev))         /* a lone "---" is an empty document */
+		rc = fail(p, &ev.start_mark, "expected a mapping of keys (key: value), "
+		    "found %s", kind(&ev));
+	yaml_event_delete(&ev);
+	if (rc == -1 || next_event(p, &ev) == -1)       /* DOCUMENT_END */
+		return -1;
+	yaml_event_delete(&ev);
+	if (next_event(p, &ev) == -1)
+		return -1;
+	if (ev.type != YAML_STREAM_END_EVENT)
+		rc = fail(p, &ev.start_mark, "only one document is allowed");
+	yaml_event_delete(&ev);
+	return rc;
+}
+
+int
+conf_load_buf(struct conf *c, const char *name, const char *buf, size_t len,
+    char *err, size_t errlen)
+{
+	struct parser p;
+	char *copy;
+	int rc;
+
+	if (len > CONF_FILE_MAX) {
+		snprintf(err, errlen, "%s: larger than %d KiB", name, CONF_FILE_MAX / 1024);
+		errno = EFBIG;
+		return -1;
+	}
+	if ((copy = strdup(name)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return -1;
+	}
+	free(c->file);
+	c->file = copy;
+	memset(c->key_line, 0, sizeof(c->key_line));
+
+	memset(&p, 0, sizeof(p));
+	p.c = c;
+	p.name = name;
+	p.buf = buf;
+	p.len = len;
+	p.err = err;
+	p.errlen = errlen;
+	if (!yaml_parser_initialize(&p.yp)) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		errno = ENOMEM;
+		return -1;
+	}
+	yaml_parser_set_input_string(&p.yp, (const unsigned char *)buf, len);
+	yaml_parser_set_encoding(&p.yp, YAML_UTF8_ENCODING);
+	rc = parse_stream(&p);
+	yaml_parser_delete(&p.yp);
+	if (rc == -1)
+		errno = p.oserr != 0 ? p.oserr : EINVAL;
+	return rc;
+}
+
+int
+conf_load(struct conf *c, const char *path, char *err, size_t errlen)
+{
+	size_t len = 0;
+	ssize_t n;
+	char *buf;
+	int fd, rc, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		saved = errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	/* One byte more than allowed, so that too big is seen, not cut. */
+	if ((buf = malloc(CONF_FILE_MAX + 1)) == NULL) {
+		close(fd);
+		snprintf(err, errlen, "%s: out of memory", path);
+		errno = ENOMEM;
+		return -1;
+	}
+	while (len <= CONF_FILE_MAX) {
+		n = read(fd, buf + len, CONF_FILE_MAX + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			saved = errno;
+			snprintf(err, errlen, "%s: %s", path, strerror(saved));
+			free(buf);
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	rc = conf_load_buf(c, path, buf, len, err, errlen);
+	saved = errno;
+	free(buf);
+	errno = saved;
+	return rc;
+}
