@@ -15,7 +15,8 @@
 #define SB_SLOTS    520		/* 256 workers, as many retiring after a reload, and a few others */
 #define SB_BUCKETS  12
 
-enum sb_state { SB_FREE = 0, SB_IDLE, SB_BUSY, SB_RETIRING };
+/* SB_TAKING: a name is being taken off the queue, in name (or not yet, when ""). */
+enum sb_state { SB_FREE = 0, SB_IDLE, SB_BUSY, SB_RETIRING, SB_TAKING };
 enum sb_role { SB_ROLE_NONE = 0, SB_ROLE_WATCHER, SB_ROLE_WORKER, SB_ROLE_REMOTE };
 
 struct sb_slot {

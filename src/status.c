@@ -27,6 +27,8 @@ state_name(int32_t st)
 		return "busy";
 	case SB_RETIRING:
 		return "retiring";
+	case SB_TAKING:
+		return "taking";
 	default:
 		return "free";
 	}

@@ -270,22 +270,50 @@ live_pids(const struct sup *sp, pid_t *v)
 	return n;
 }
 
+/* Make the watcher rescan the inbox (see WATCHER_RESCAN_NAME). */
+static void
+request_rescan(struct sup *sp, const char *why)
+{
+	int fd = openat(sp->s.inboxfd, WATCHER_RESCAN_NAME,
+	    O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+
+	if (fd == -1) {
+		log_warn("event=rescan_request why=%s", why);
+		return;
+	}
+	close(fd);	/* IN_CLOSE_WRITE is the request */
+	log_info("event=rescan_request why=%s", why);
+}
+
 /*
- * The job of a worker that died is adopted at once by an idle worker; if the
- * queue is full, the replacement worker finds it when it starts.
+ * What a dead worker held goes back: a job by id, for an idle worker to
+ * adopt at once (else the replacement finds it in work/ when it starts); a
+ * name it had just taken off the queue, by name; and when we cannot know
+ * whether it had taken one, a rescan of the inbox.
  */
 static void
 requeue(struct sup *sp, int slot)
 {
 	struct sb_slot *ss = &sp->sb->slot[slot];
-	char job[sizeof(ss->job)];
+	char job[sizeof(ss->job)], name[sizeof(ss->name)];
+	int32_t state = __atomic_load_n(&ss->state, __ATOMIC_ACQUIRE);
 
-	if (ss->state != SB_BUSY || ss->job[0] == '\0' || sp->qnb == (mqd_t)-1)
-		return;
 	memcpy(job, ss->job, sizeof(job));
 	job[sizeof(job) - 1] = '\0';
-	if (queue_send(sp->qnb, QUEUE_MSG_JOB, job) == 0)
-		log_info("event=requeue job=%s", job);
+	memcpy(name, ss->name, sizeof(name));
+	name[sizeof(name) - 1] = '\0';
+	if (state == SB_BUSY && job[0]) {
+		if (sp->qnb != (mqd_t)-1 && queue_send(sp->qnb, QUEUE_MSG_JOB, job) == 0)
+			log_info("event=requeue job=%s", job);
+	} else if (state == SB_TAKING && name[0]) {
+		if (sp->qnb != (mqd_t)-1 && queue_send(sp->qnb, QUEUE_MSG_PACKET, name) == 0)
+			log_info("event=requeue name=%s", log_quote((char[NAME_MAX * 4 + 3]){0},
+			    NAME_MAX * 4 + 3, name));
+		else
+			request_rescan(sp, "requeue_failed");
+	} else if (state == SB_TAKING) {
+		request_rescan(sp, "worker_died_receiving");
+	}
 }
 
 static void

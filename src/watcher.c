@@ -262,6 +262,11 @@ watcher_main(const struct conf *c, const struct spool *s, mqd_t q, int readyfd, 
 			/* The supervisor restarts us; a new watcher sets a new watch. */
 			log_warnx("event=inbox_gone path=%s mask=0x%x", w.inbox, ev->mask);
 			exit(EX_OSERR);
+		} else if (ev->len > 0 && (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) &&
+		    strcmp(ev->name, WATCHER_RESCAN_NAME) == 0) {
+			(void)unlinkat(s->inboxfd, WATCHER_RESCAN_NAME, 0);
+			log_info("event=rescan_requested");
+			w.rescan = 1;
 		} else if (ev->len > 0 && wanted(&w, ev->name)) {
 			if (ev->mask & IN_MOVED_TO) {
 				struct pending *p = w.npend ? pending_find(&w, ev->name) : NULL;
@@ -281,6 +286,6 @@ watcher_main(const struct conf *c, const struct spool *s, mqd_t q, int readyfd, 
 		if (w.npend)
 			expire(&w);
 		if (w.rescan && w.npend < PENDING_MAX)
-			scan(&w, "overflow");
+			scan(&w, w.overflows ? "overflow" : "requested");
 	}
 }

@@ -14,6 +14,13 @@
 #include <mqueue.h>
 
 #include "conf.h"
+
+/*
+ * Closing or renaming in a file of this name (ignored like any dot name)
+ * makes the watcher rescan the inbox. The supervisor uses it when a worker
+ * died holding a name it had taken off the queue; an operator may too.
+ */
+#define WATCHER_RESCAN_NAME ".ingestd-rescan"
 #include "scoreboard.h"
 #include "spool.h"
 

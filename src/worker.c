@@ -223,7 +223,9 @@ finish(struct worker *w, struct job *j, int failed, const char *reason, uint64_t
 		}
 		olen = snprintf(outcome, sizeof(outcome), "journal_off=%lld stem=%s\n%s",
 		    (long long)journal_size(w->journalfd), stem, line);
-		if (write_file_at(j->fd, OUTCOME_FILE, outcome, (size_t)olen, w->s->fsync, 0) == -1)
+		/* Whole or absent, never half-written: a crash here must not wedge the job. */
+		if (write_file_at(j->fd, OUTCOME_FILE ".tmp", outcome, (size_t)olen, w->s->fsync,
+		    0) == -1 || renameat(j->fd, OUTCOME_FILE ".tmp", j->fd, OUTCOME_FILE) == -1)
 			return -1;
 		if (del) {
 			if (spool_rmtree(j->pktfd, j->name) == -1)
@@ -563,11 +565,20 @@ adopt_one(struct worker *w, const char *id)
 		return;
 	}
 	if (faccessat(j.fd, OUTCOME_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (refinish(w, &j) == RUN_ERROR) {
-			log_warnx("event=recover job=%s error=\"unreadable outcome\"", j.id);
-			job_release(&j);
+		if (refinish(w, &j) != RUN_ERROR)
+			return;
+		/*
+		 * Unreadable: nothing was filed or journaled from it (the outcome is
+		 * complete before the packet moves), so run the job again if the
+		 * packet is still here; otherwise there is nothing left to do.
+		 */
+		log_warnx("event=recover job=%s error=\"unreadable outcome\" action=%s", j.id,
+		    *j.name ? "rerun" : "remove");
+		(void)unlinkat(j.fd, OUTCOME_FILE, 0);
+		if (*j.name == '\0') {
+			(void)job_remove(w->s, &j);
+			return;
 		}
-		return;
 	}
 	if (*j.name == '\0') {
 		(void)job_remove(w->s, &j);
@@ -701,7 +712,19 @@ worker_main(const struct conf *c, struct spool *s, mqd_t q, int slot, pid_t supe
 			on_signal(&w);
 		if (w.stop || !(p[0].revents & POLLIN))
 			continue;
+		/*
+		 * A received message is gone from the queue: say in the scoreboard
+		 * that we are taking one, so that if we die before the claim the
+		 * supervisor can put the name back (or have the inbox rescanned).
+		 */
+		if (w.me != NULL) {
+			w.me->name[0] = '\0';
+			__atomic_store_n(&w.me->state, SB_TAKING, __ATOMIC_RELEASE);
+		}
 		rc = queue_take(q, &type, name, sizeof(name));
+		if (rc == 1 && type == QUEUE_MSG_PACKET && w.me != NULL)
+			snprintf(w.me->name, sizeof(w.me->name), "%.*s", (int)sizeof(w.me->name) - 1,
+			    name);
 		if (rc == -1) {
 			log_warn("event=queue_receive");
 			continue;
@@ -712,6 +735,7 @@ worker_main(const struct conf *c, struct spool *s, mqd_t q, int slot, pid_t supe
 			take(&w, name);
 		else if (rc == 1 && type == QUEUE_MSG_JOB && job_is_id(name))
 			adopt_one(&w, name);
+		sb_idle(&w);
 		if (c->max_jobs_per_worker && w.jobs >= c->max_jobs_per_worker) {
 			log_info("event=recycle slot=%d jobs=%u", slot, w.jobs);
 			w.stop = 1;
