@@ -39,11 +39,11 @@ BUILD_DEPS = gcc make pkg-config libarchive-dev libyaml-dev libcurl4-openssl-dev
              libinotifytools0-dev
 TEST_DEPS  = $(BUILD_DEPS) clang libclang-rt-14-dev libcmocka-dev bats runit mandoc \
              zip unzip python3 libarchive-tools cppcheck clang-tidy inotify-tools \
-             debhelper dh-runit lintian dpkg-dev fakeroot procps psmisc
+             debhelper dh-runit lintian dpkg-dev fakeroot procps psmisc adduser
 SUDO       = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all run check deps deps-test unit unit-asan integration asan lint mancheck \
-        fuzz fuzz-smoke install uninstall deb bench chaos clean
+        fuzz fuzz-smoke install uninstall deb deb-test bench chaos clean
 
 all: ingestd
 
@@ -98,6 +98,7 @@ check: deps-test
 	$(MAKE) lint mancheck
 	$(MAKE) fuzz-smoke
 	$(MAKE) integration
+	$(MAKE) deb-test
 	@echo "make check: all suites passed"
 
 unit: $(UNITBINS)
@@ -168,4 +169,4 @@ deb-test:
 	test/deb/run.sh
 
 clean:
-	rm -rf build build-asan build-fuzz ingestd dist
+	rm -rf build build-asan build-fuzz build-deb ingestd dist
