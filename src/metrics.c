@@ -4,13 +4,15 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "ignore.h"
 #include "metrics.h"
 #include "queue.h"
 
 long
-metrics_inbox_backlog(int inboxfd)
+metrics_inbox_backlog(int inboxfd, const struct strv *ignore)
 {
 	struct dirent *de;
 	long n = 0;
@@ -24,7 +26,8 @@ metrics_inbox_backlog(int inboxfd)
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
+		if (name_is_valid(de->d_name) && !ignore_match(ignore, de->d_name) &&
+		    strcmp(de->d_name, ".") != 0)
 			n++;
 	closedir(d);
 	return n;
@@ -102,7 +105,8 @@ metrics_print(FILE *fp, const struct scoreboard *sb, long inbox_backlog, long qu
 }
 
 int
-metrics_write(const char *path, const struct scoreboard *sb, const struct spool *s, mqd_t q)
+metrics_write(const char *path, const struct scoreboard *sb, const struct spool *s, mqd_t q,
+    const struct strv *ignore)
 {
 	char tmp[PATH_MAX];
 	FILE *fp;
@@ -115,6 +119,8 @@ metrics_write(const char *path, const struct scoreboard *sb, const struct spool 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd == -1)
 		return -1;
+	/* Counters, not secrets: node_exporter runs as another user. */
+	(void)fchmod(fd, 0644);
 	fp = fdopen(fd, "w");
 	if (fp == NULL) {
 		e = errno;
@@ -123,7 +129,7 @@ metrics_write(const char *path, const struct scoreboard *sb, const struct spool 
 		errno = e;
 		return -1;
 	}
-	metrics_print(fp, sb, metrics_inbox_backlog(s->inboxfd), queue_depth(q));
+	metrics_print(fp, sb, metrics_inbox_backlog(s->inboxfd, ignore), queue_depth(q));
 	if (fflush(fp) == EOF || fsync(fileno(fp)) == -1) {
 		e = errno;
 		fclose(fp);

@@ -16,7 +16,7 @@
 #define SB_BUCKETS  12
 
 /* SB_TAKING: a name is being taken off the queue, in name (or not yet, when ""). */
-enum sb_state { SB_FREE = 0, SB_IDLE, SB_BUSY, SB_RETIRING, SB_TAKING };
+enum sb_state { SB_FREE = 0, SB_IDLE, SB_BUSY, SB_RETIRING_UNUSED, SB_TAKING };
 enum sb_role { SB_ROLE_NONE = 0, SB_ROLE_WATCHER, SB_ROLE_WORKER, SB_ROLE_REMOTE };
 
 struct sb_slot {
@@ -24,6 +24,8 @@ struct sb_slot {
 	int32_t  state;		/* enum sb_state */
 	uint32_t generation;	/* config generation it runs */
 	uint32_t role;		/* SB_ROLE_* */
+	int32_t  retiring;	/* told to finish its job and leave */
+	int32_t  pad;
 	int64_t  started_ms;	/* realtime, process start */
 	int64_t  job_started_ms;	/* realtime, current job */
 	uint64_t jobs_done;

@@ -168,7 +168,7 @@ taken(int dirfd, const char *stem, const char *suffix)
 int
 spool_pick_stem(int dirfd, const char *name, unsigned *n, char *stem, size_t stemlen)
 {
-	static const char *const suffixes[] = { "", ".log", ".json", ".error" };
+	static const char *const suffixes[] = { "", ".log", ".json", ".error", ".tree" };
 	size_t room, i;
 	unsigned tries;
 

@@ -36,7 +36,7 @@ void spool_close(struct spool *s);
 /*
  * Pick the name a packet is filed under in dirfd: name itself, or name.~N~
  * (N = *n, *n + 1, ...) when name or one of its records (STEM.log, STEM.json,
- * STEM.error) is taken. Names too long to carry a record suffix are shortened.
+ * STEM.error, STEM.tree) is taken. Names too long to carry a record suffix are shortened.
  * The caller renames with RENAME_NOREPLACE and, on EEXIST (a race with
  * another worker), increments *n and asks again. 0 or -1 with errno.
  */

@@ -25,8 +25,6 @@ state_name(int32_t st)
 		return "idle";
 	case SB_BUSY:
 		return "busy";
-	case SB_RETIRING:
-		return "retiring";
 	case SB_TAKING:
 		return "taking";
 	default:
@@ -70,7 +68,7 @@ print_text(const struct scoreboard *sb, const char *spool, long backlog, int64_t
 		field(job, s->job, sizeof(job));
 		field(name, s->name, sizeof(name));
 		printf("  %-5zu %-8d %-9s %-6lld %-8llu %-8llu %-17s %s\n", i, s->pid,
-		    state_name(s->state), busy ? (long long)(now - s->job_started_ms) / 1000 : 0LL,
+		    s->retiring ? (busy ? "busy,ret" : "retiring") : state_name(s->state), busy ? (long long)(now - s->job_started_ms) / 1000 : 0LL,
 		    (unsigned long long)s->jobs_done, (unsigned long long)s->jobs_failed,
 		    busy && job[0] ? job : "-", busy && name[0] ? name : "-");
 	}
@@ -141,6 +139,7 @@ print_json(const struct scoreboard *sb, const char *spool, long backlog, int64_t
 		json_raw(&j, ",", 1);
 		jnum(&j, "seconds", busy ? (now - s->job_started_ms) / 1000 : 0, 1);
 		jnum(&j, "generation", s->generation, 1);
+		json_raw(&j, s->retiring ? "\"retiring\":true," : "\"retiring\":false,", s->retiring ? 16 : 17);
 		jnum(&j, "jobs_done", (long long)s->jobs_done, 1);
 		jnum(&j, "jobs_failed", (long long)s->jobs_failed, 0);
 		json_raw(&j, "}", 1);
@@ -213,7 +212,16 @@ status_main(int argc, char *argv[])
 	}
 	/* The daemon holds an exclusive flock; if ours succeeds, nobody is running. */
 	lockfd = openat(dirfd, SPOOL_LOCK_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (lockfd == -1 && errno != ENOENT) {
+		fprintf(stderr, "ingestd: cannot open %s/%s: %s\n", spool, SPOOL_LOCK_FILE,
+		    strerror(errno));
+		rc = errno == EACCES ? EX_NOPERM : EX_OSERR;
+		goto out;
+	}
 	if (lockfd == -1 || flock(lockfd, LOCK_SH | LOCK_NB) == 0) {
+		/* Let go at once: a daemon starting now must not find it taken. */
+		if (lockfd >= 0)
+			(void)flock(lockfd, LOCK_UN);
 		fprintf(stderr, "ingestd: no daemon is running on spool %s\n", spool);
 		rc = EX_UNAVAILABLE;
 		goto out;
@@ -226,7 +234,7 @@ status_main(int argc, char *argv[])
 		goto out;
 	}
 	inboxfd = openat(dirfd, "inbox", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	backlog = inboxfd >= 0 ? metrics_inbox_backlog(inboxfd) : -1;
+	backlog = inboxfd >= 0 ? metrics_inbox_backlog(inboxfd, &c.ignore) : -1;
 	if (inboxfd >= 0)
 		close(inboxfd);
 	if (json)

@@ -132,6 +132,14 @@ child_setup(struct sup *sp, const char *role)
 	if (sp->qnb != (mqd_t)-1)
 		mq_close(sp->qnb);
 	log_set_role(role);
+	if (strcmp(role, "worker") != 0) {
+		/* Signals meant for the supervisor, sent to the whole group by mistake. */
+		static const int ign[] = { SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU };
+		size_t i;
+
+		for (i = 0; i < sizeof(ign) / sizeof(ign[0]); i++)
+			signal(ign[i], SIG_IGN);
+	}
 }
 
 static int
@@ -458,7 +466,7 @@ retire_one(struct sup *sp)
 		return;
 	sp->kids[pick].retiring = 1;
 	if (sp->kids[pick].pid) {
-		sp->sb->slot[pick].state = SB_RETIRING;
+		sp->sb->slot[pick].retiring = 1;
 		kill(sp->kids[pick].pid, SIGTERM);
 	} else {
 		release_slot(sp, pick);
@@ -508,9 +516,10 @@ log_status(struct sup *sp)
 			continue;
 		memcpy(name, ss->name, sizeof(name));
 		name[sizeof(name) - 1] = '\0';
-		log_info("event=status_worker slot=%d pid=%d state=%s generation=%u job=%s "
+		log_info("event=status_worker slot=%d pid=%d state=%s%s generation=%u job=%s "
 		    "name=%s secs=%lld done=%llu failed=%llu", i, ss->pid,
-		    ss->state == SB_BUSY ? "busy" : ss->state == SB_RETIRING ? "retiring" : "idle",
+		    ss->state == SB_BUSY ? "busy" : ss->state == SB_TAKING ? "taking" : "idle",
+		    ss->retiring ? ",retiring" : "",
 		    ss->generation, ss->state == SB_BUSY && ss->job[0] ? ss->job : "-",
 		    log_quote(q, sizeof(q), ss->state == SB_BUSY && name[0] ? name : "-"),
 		    ss->state == SB_BUSY ? (long long)(now - ss->job_started_ms) / 1000 : 0LL,
@@ -575,7 +584,7 @@ reload(struct sup *sp)
 			k->retiring = 1;
 			if (k->pid) {
 				if (k->role == ROLE_WORKER)
-					sp->sb->slot[i].state = SB_RETIRING;
+					sp->sb->slot[i].retiring = 1;
 				kill(k->pid, k->role == ROLE_WORKER ? SIGTERM : SIGKILL);
 			} else {
 				release_slot(sp, i);
@@ -655,7 +664,7 @@ shutdown_all(struct sup *sp, int signo)
 	reap(sp, 1);
 	(void)mq_unlink(sp->qname);
 	if (sp->c->metrics_file)
-		(void)metrics_write(sp->c->metrics_file, sp->sb, &sp->s, sp->q);
+		(void)metrics_write(sp->c->metrics_file, sp->sb, &sp->s, sp->q, &sp->c->ignore);
 	log_info("event=stopped");
 	return 0;
 }
@@ -802,7 +811,11 @@ supervisor_run(struct conf *c, const struct overrides *ov)
 				reload(sp);
 				break;
 			case SIGTTIN:
-				set_target(sp, sp->target + 1, "SIGTTIN");
+				if (sp->target < 256)
+					set_target(sp, sp->target + 1, "SIGTTIN");
+				else
+					log_info("event=workers target=256 why=SIGTTIN action=none "
+					    "reason=\"at most 256\"");
 				break;
 			case SIGTTOU:
 				if (sp->target > 1)
@@ -821,7 +834,7 @@ supervisor_run(struct conf *c, const struct overrides *ov)
 		reap(sp, 0);
 		respawn_due(sp);
 		if (sp->metrics_due && now_ms() >= sp->metrics_due) {
-			if (metrics_write(sp->c->metrics_file, sp->sb, &sp->s, sp->q) == -1)
+			if (metrics_write(sp->c->metrics_file, sp->sb, &sp->s, sp->q, &sp->c->ignore) == -1)
 				log_warn("event=metrics path=%s", sp->c->metrics_file);
 			sp->metrics_due = now_ms() + sp->c->metrics_interval_ms;
 		}

@@ -71,8 +71,7 @@ sb_idle(struct worker *w)
 {
 	if (w->me == NULL)
 		return;
-	if (__atomic_load_n(&w->me->state, __ATOMIC_ACQUIRE) != SB_RETIRING)
-		__atomic_store_n(&w->me->state, SB_IDLE, __ATOMIC_RELEASE);
+	__atomic_store_n(&w->me->state, SB_IDLE, __ATOMIC_RELEASE);
 	w->me->job[0] = '\0';
 	w->me->name[0] = '\0';
 }
@@ -169,6 +168,7 @@ file_records(struct worker *w, struct job *j, int dirfd, const char *stem, const
 {
 	static const struct { const char *from, *suffix; } recs[] = {
 		{ LOG_FILE, ".log" }, { MANIFEST_FILE, ".json" },
+		{ "tree", ".tree" },	/* only there with packet.keep_extracted */
 	};
 	char to[NAME_MAX + 1];
 	size_t i;
@@ -529,8 +529,10 @@ run_job(struct worker *w, struct job *j)
 			if (rc == 2) {
 				char tmp[sizeof(reason)];
 
-				snprintf(tmp, sizeof(tmp), "tempfail attempts=%u last=\"%s\"", j->attempts,
-				    reason);
+				char q[sizeof(reason) + 16];
+
+				snprintf(tmp, sizeof(tmp), "tempfail attempts=%u last=%s", j->attempts,
+				    log_quote(q, sizeof(q), reason));
 				snprintf(reason, sizeof(reason), "%s", tmp);
 			}
 			failed = 1;
