@@ -39,7 +39,8 @@ BUILD_DEPS = gcc make pkg-config libarchive-dev libyaml-dev libcurl4-openssl-dev
              libinotifytools0-dev
 TEST_DEPS  = $(BUILD_DEPS) clang libclang-rt-14-dev libcmocka-dev bats runit mandoc \
              zip unzip python3 libarchive-tools cppcheck clang-tidy inotify-tools \
-             debhelper dh-runit lintian dpkg-dev fakeroot procps psmisc adduser
+             debhelper dh-runit lintian dpkg-dev fakeroot procps psmisc adduser \
+             nginx-light curl nodejs jq
 SUDO       = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all run check deps deps-test unit unit-asan integration asan lint mancheck \
@@ -82,6 +83,10 @@ deps:
 
 deps-test:
 	$(call apt_missing,$(TEST_DEPS))
+	@# npm ships inside NodeSource's nodejs; Debian's comes as its own package.
+	@command -v npm >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -q --no-install-recommends npm
+	test/remote/install-s3rver
 
 # Run the daemon in the foreground on ./spool with a demo handler.
 run: deps
@@ -113,7 +118,7 @@ integration:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	    --std=c11 --inline-suppr -D_GNU_SOURCE --suppress=missingIncludeSystem src
-	echo $(SRCS) | tr ' ' '\n' | xargs -P 2 -n 4 sh -c 'clang-tidy --quiet "$$@" -- \
+	echo $(SRCS) | tr ' ' '\n' | xargs -P 2 -n 1 sh -c 'clang-tidy --quiet "$$@" -- \
 	    $(WARN) $(shell pkg-config --cflags $(PKGS)) -DINGESTD_VERSION="\"$(VERSION)\"" \
 	    2>/dev/null' clang-tidy
 

@@ -97,7 +97,7 @@ static const char *const protocol_names[] = { "http", "https", NULL };
 static const char *const delete_names[] = { "after_commit", "never", NULL };
 static const char *const format_names[] = {
 	"zip", "tar", "7zip", "cpio", "iso9660", "rar", "rar5", "xar", "lha", "cab",
-	"warc", "ar", "mtree", "raw", NULL
+	"warc", "ar", NULL
 };
 
 /* The enums are stored through an int: they must be int-sized. */
@@ -1403,8 +1403,9 @@ check_bucket(const char *v, size_t idx, char *why, size_t len)
 	char q[QBUF];
 
 	(void)idx;
-	if (v[0] != '\0' && strlen(v) <= 255 && strspn(v, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == strlen(v))
+	if (v[0] != '\0' && strlen(v) <= 255 &&
+	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+	    strlen(v))
 		return 0;
 	snprintf(why, len, "%s is not a bucket name (letters, digits, '.', '-' and '_')",
 	    quote(q, sizeof(q), v));
@@ -1417,8 +1418,9 @@ check_region(const char *v, size_t idx, char *why, size_t len)
 	char q[QBUF];
 
 	(void)idx;
-	if (v[0] != '\0' && strlen(v) <= 64 && strspn(v, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == strlen(v))
+	if (v[0] != '\0' && strlen(v) <= 64 &&
+	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+	    strlen(v))
 		return 0;
 	snprintf(why, len, "%s is not a region name such as eu-west-1", quote(q, sizeof(q), v));
 	return -1;

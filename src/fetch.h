@@ -1,8 +1,9 @@
 /*
  * URL packets: inbox/NAME.url holds one http(s) URL (and optional sha256=,
- * size= lines). The worker that claims it downloads to inbox/NAME.part and,
- * once complete and verified, fsyncs it and renames it to inbox/NAME, where
- * it becomes an ordinary packet. Resumes instead of starting over.
+ * size= lines), or an s3://BUCKET/KEY line written by an S3 source. The
+ * worker that claims it downloads to inbox/NAME.part and, once complete and
+ * verified, fsyncs it and renames it to inbox/NAME, where it becomes an
+ * ordinary packet. Resumes instead of starting over.
  */
 #ifndef INGESTD_FETCH_H
 #define INGESTD_FETCH_H
@@ -34,5 +35,21 @@ int fetch_is_url_packet(const char *name);
  */
 int fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfile,
     const char *name, const struct fetch_ctl *ctl, char *reason, size_t reasonlen);
+
+/* curl_global_init, once per process (never in the supervisor before fork). 0 or -1. */
+int fetch_global_init(void);
+
+/*
+ * The fetch.* settings every transfer shares (connect timeout, low-speed
+ * limit, TLS verification and CA file, allowed protocols, no signals) on a
+ * curl easy handle (a CURL *).
+ */
+void fetch_curl_defaults(void *curl, const struct conf *c);
+
+/* Delay before retry n (1, 2, ...): base, doubled each time, at most a minute. */
+unsigned long long fetch_backoff_ms(unsigned long long base, unsigned n);
+
+/* url with any user:password@ removed, for logs and reasons. */
+void fetch_redact(const char *url, char *out, size_t len);
 
 #endif

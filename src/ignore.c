@@ -33,3 +33,11 @@ name_is_valid(const char *name)
 		return 0;
 	return strchr(name, '/') == NULL;
 }
+
+int
+name_is_internal(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] == '.' || (n > 5 && strcmp(name + n - 5, ".part") == 0);
+}

@@ -14,6 +14,13 @@
  */
 int ignore_match(const struct strv *patterns, const char *name);
 
+/*
+ * 1 for names the daemon itself makes in the inbox and that no ignore:
+ * setting may expose: dot names (resume records, the rescan trigger) and
+ * downloads in progress (*.part).
+ */
+int name_is_internal(const char *name);
+
 /* 1 if name is non-empty, not "." or "..", has no '/' and is <= 255 bytes. */
 int name_is_valid(const char *name);
 

@@ -53,8 +53,11 @@ job_new(const struct spool *s, struct job *j)
 			return -1;
 		}
 		j->fd = openat(s->workfd, j->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (j->fd == -1)
+		if (j->fd == -1) {
+			if (errno == ENOENT)
+				continue;	/* adopted and removed as empty already */
 			return -1;
+		}
 		/*
 		 * A worker starting up may adopt and remove an empty job dir in
 		 * the moment before we lock it: if so, ours is gone; try again.
@@ -136,6 +139,9 @@ load_state(struct job *j)
 		j->crashes = (unsigned)strtoul(p + 8, NULL, 10);
 	if ((p = strstr(buf, "interrupted=")) != NULL)
 		j->interrupted = (int)strtol(p + 12, NULL, 10);
+	if ((p = strstr(buf, "instance=")) != NULL)
+		snprintf(j->instance, sizeof(j->instance), "%.*s", (int)strcspn(p + 9, " \n"),
+		    p + 9);
 }
 
 int
@@ -198,14 +204,21 @@ fail:
 	return -1;
 }
 
+long long
+job_created_ms(const char *id)
+{
+	/* The pid mixed into the low bits moves it by a few ms at most. */
+	return (long long)(strtoull(id, NULL, 16) / 1000000ULL);
+}
+
 int
 job_save_state(const struct job *j)
 {
-	char buf[128];
+	char buf[160];
 	int fd, n;
 
-	n = snprintf(buf, sizeof(buf), "attempts=%u crashes=%u interrupted=%d\n",
-	    j->attempts, j->crashes, j->interrupted);
+	n = snprintf(buf, sizeof(buf), "attempts=%u crashes=%u interrupted=%d instance=%s\n",
+	    j->attempts, j->crashes, j->interrupted, j->instance[0] ? j->instance : "-");
 	fd = openat(j->fd, STATE_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 	    0640);
 	if (fd == -1)

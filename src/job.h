@@ -24,6 +24,7 @@ struct job {
 	unsigned crashes;	/* times a worker died holding it */
 	int      interrupted;	/* released on purpose (shutdown): not a crash */
 	long long wait_ms;	/* from the drop (ctime) to the claim; -1 unknown */
+	char     instance[32];	/* daemon run that last held it: "PID.STARTMS" */
 };
 
 /* 1 if s looks like a job id (16 lowercase hex digits). */
@@ -47,7 +48,10 @@ int  job_claim(const struct spool *s, struct job *j, const char *name);
  */
 int  job_adopt(const struct spool *s, const char *id, struct job *j);
 
-/* Persist attempts/crashes/interrupted in work/J/state. 0 or -1. */
+/* When the job id was made, in ms since the epoch (ids are time-ordered). */
+long long job_created_ms(const char *id);
+
+/* Persist attempts/crashes/interrupted/instance in work/J/state. 0 or -1. */
 int  job_save_state(const struct job *j);
 
 /* Remove work/J and drop the lock. 0 or -1 (the lock is dropped anyway). */

@@ -5,6 +5,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "log.h"
 
 /* Per process: each role (supervisor, watcher, worker) sets its own tag. */
@@ -35,8 +36,7 @@ log_emit(const char *level, int with_errno, int saved_errno, const char *fmt, va
 	    (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
-	/* Every caller has run va_start: the analyzer loses track through LOG_BODY. */
-	m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	if (m < 0)
 		return;
 	n += m;
@@ -94,12 +94,12 @@ char *
 log_quote(char *buf, size_t len, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
+	size_t o = 0, n;
 	int quote = (*s == '\0');
 	const unsigned char *p;
 
 	for (p = (const unsigned char *)s; *p && !quote; p++)
-		if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p == 0x7f)
+		if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p == 0x7f || *p >= 0x80)
 			quote = 1;
 	if (!quote) {
 		snprintf(buf, len, "%s", s);
@@ -118,7 +118,14 @@ log_quote(char *buf, size_t len, const char *s)
 		} else if (*p == '\n') {
 			buf[o++] = '\\';
 			buf[o++] = 'n';
-		} else if (*p < ' ' || *p == 0x7f) {
+		} else if (*p >= 0x80 && (n = utf8_seqlen(p, strlen((const char *)p))) > 0) {
+			/* Valid UTF-8 stays readable; anything else is escaped below. */
+			if (o + n + 2 >= len)
+				break;
+			memcpy(buf + o, p, n);
+			o += n;
+			p += n - 1;
+		} else if (*p < ' ' || *p >= 0x7f) {
 			buf[o++] = '\\';
 			buf[o++] = 'x';
 			buf[o++] = hex[*p >> 4];

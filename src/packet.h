@@ -22,9 +22,19 @@ struct packet_result {
 };
 
 /*
- * Prepare the packet jobdir/pkt/NAME. The extracted tree goes to jobdir/tree and
- * the manifest as JSON to jobdir/manifest.json. On PACKET_BAD, reason holds a
- * logfmt fragment such as "limit max_ratio entry=a/b.bin" or "manifest: 3:1: ...".
+ * Prepare the packet jobdir/pkt/NAME. An archive (recognised by content), or
+ * NAME/NAME.zip, is extracted to jobdir/tree; a folder without one is checked
+ * in place by the same rules (see extract.h); a plain file fails, or with
+ * packet.plain: pass is handed over as jobdir/pkt. The manifest (at the
+ * tree's root, else beside NAME.zip) goes as JSON to jobdir/manifest.json,
+ * and r->env gets INGEST_MANIFEST, INGEST_MANIFEST_JSON and INGEST_META_*.
+ * On PACKET_BAD, reason holds a logfmt fragment whose first word is archive,
+ * limit, link, type, path, manifest, plain or format, such as
+ * "limit max_ratio entry=a/b.bin" or "manifest line=3 column=1 error=...";
+ * on PACKET_TEMP errno is set and reason starts with "system". Either way
+ * nothing half-made is left: no tree, no JSON, r->env empty. Leftovers of an
+ * earlier attempt are removed first. The working directory is changed while
+ * extracting and restored.
  */
 int  packet_prepare(const struct conf *c, const char *jobdir, const char *name,
     struct packet_result *r, char *reason, size_t reasonlen);

@@ -112,6 +112,22 @@ queue_send(mqd_t q, char type, const char *name)
 }
 
 int
+queue_offer(mqd_t q, char type, const char *name)
+{
+	char msg[QUEUE_MSGSIZE];
+	struct timespec past = { 0, 0 };
+	size_t n = strlen(name);
+
+	if (n + 1 > sizeof(msg)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	msg[0] = type;
+	memcpy(msg + 1, name, n); // NOLINT(bugprone-not-null-terminated-result)
+	return mq_timedsend(q, msg, n + 1, 0, &past);
+}
+
+int
 queue_take(mqd_t q, char *type, char *name, size_t namelen)
 {
 	char msg[QUEUE_MSGSIZE + 1];

@@ -27,6 +27,9 @@ void   queue_name(const char *spool, char *buf, size_t len);
  */
 mqd_t  queue_create(const char *name, long *depth, char *why, size_t whylen);
 
+/* Send without blocking: 0, or -1 with errno (ETIMEDOUT/EAGAIN when full). */
+int    queue_offer(mqd_t q, char type, const char *name);
+
 /* Blocking send of one name; retries on EINTR. 0 or -1 with errno. */
 int    queue_send(mqd_t q, char type, const char *name);
 

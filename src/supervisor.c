@@ -278,19 +278,13 @@ live_pids(const struct sup *sp, pid_t *v)
 	return n;
 }
 
-/* Make the watcher rescan the inbox (see WATCHER_RESCAN_NAME). */
 static void
 request_rescan(struct sup *sp, const char *why)
 {
-	int fd = openat(sp->s.inboxfd, WATCHER_RESCAN_NAME,
-	    O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-
-	if (fd == -1) {
+	if (watcher_request_rescan(sp->s.inboxfd) == -1)
 		log_warn("event=rescan_request why=%s", why);
-		return;
-	}
-	close(fd);	/* IN_CLOSE_WRITE is the request */
-	log_info("event=rescan_request why=%s", why);
+	else
+		log_info("event=rescan_request why=%s", why);
 }
 
 /*
@@ -345,14 +339,17 @@ reap(struct sup *sp, int shutting_down)
 		describe(status, how, sizeof(how));
 		crashed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 		k->pid = 0;
+		if (k->role == ROLE_WORKER && crashed && !shutting_down) {
+			worker_crashed = 1;
+			requeue(sp, slot);
+		}
+		/* Dead is dead in the scoreboard too, even while a respawn waits. */
+		sp->sb->slot[slot].pid = 0;
+		__atomic_store_n(&sp->sb->slot[slot].state, SB_FREE, __ATOMIC_RELEASE);
 		if (shutting_down) {
 			log_debug("event=exit role=%s pid=%ld slot=%d %s", role_name(sp, k),
 			    (long)pid, slot, how);
 			continue;
-		}
-		if (k->role == ROLE_WORKER && crashed) {
-			worker_crashed = 1;
-			requeue(sp, slot);
 		}
 		if (k->retiring || (k->role == ROLE_WORKER && k->generation != sp->generation)) {
 			log_info("event=retired role=%s pid=%ld slot=%d %s", role_name(sp, k),

@@ -72,6 +72,7 @@ send_name(struct watcher *w, const char *name)
 		return;
 	}
 	w->sent++;
+	__atomic_store_n(&w->sb->hdr.queue_depth, queue_depth(w->q), __ATOMIC_RELAXED);
 	log_debug("event=queued name=%s", name);
 }
 
@@ -117,7 +118,8 @@ pending_del(struct watcher *w, struct pending *p)
 static int
 wanted(const struct watcher *w, const char *name)
 {
-	return name_is_valid(name) && !ignore_match(&w->c->ignore, name);
+	return name_is_valid(name) && !name_is_internal(name) &&
+	    !ignore_match(&w->c->ignore, name);
 }
 
 /* A regular file counts once unchanged for settle; anything else at once. */
@@ -208,6 +210,17 @@ next_timeout_s(const struct watcher *w)
 		return 0;	/* libinotifytools: 0 blocks until an event */
 	/* Whole seconds only (a library limit): round up, at least 1. */
 	return first <= now ? 1 : (long)((first - now + 999) / 1000);
+}
+
+int
+watcher_request_rescan(int inboxfd)
+{
+	int fd = openat(inboxfd, WATCHER_RESCAN_NAME, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0640);
+
+	if (fd == -1)
+		return -1;
+	return close(fd);	/* IN_CLOSE_WRITE is the request */
 }
 
 void

@@ -24,6 +24,9 @@
 #include "scoreboard.h"
 #include "spool.h"
 
+/* Ask the running watcher to rescan the inbox. 0 or -1 with errno. */
+int  watcher_request_rescan(int inboxfd);
+
 /* Never returns. Writes one byte to readyfd once the watch is in place. */
 void watcher_main(const struct conf *c, const struct spool *s, mqd_t q, int readyfd,
     pid_t supervisor, struct scoreboard *sb) __attribute__((noreturn));

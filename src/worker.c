@@ -22,6 +22,7 @@
 #include "packet.h"
 #include "queue.h"
 #include "template.h"
+#include "watcher.h"
 #include "worker.h"
 
 #define OUTCOME_FILE "outcome"
@@ -38,10 +39,12 @@ struct worker {
 	int                slot;
 	int                stop;	/* finish the current job, take no more */
 	int                abandon;	/* drop the current job now */
-	struct job         spare;	/* locked, empty: ready for the next claim */
+	struct job         spare;	/* locked, empty: the job a claim renames into */
 	struct scoreboard *sb;
 	struct sb_slot    *me;
 	unsigned           jobs;	/* jobs run, for max_jobs_per_worker */
+	char               instance[32];	/* this daemon run: "PID.STARTMS" */
+	long long          started_ms;	/* when this daemon run started */
 };
 
 enum run_result { RUN_FILED, RUN_ABANDONED, RUN_ERROR };
@@ -174,6 +177,8 @@ file_records(struct worker *w, struct job *j, int dirfd, const char *stem, const
 	size_t i;
 
 	for (i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
+		if (strcmp(recs[i].from, "tree") == 0 && !w->c->packet.keep_extracted)
+			continue;	/* a crashed attempt's leftovers go with the job */
 		snprintf(to, sizeof(to), "%s%s", stem, recs[i].suffix);
 		if (renameat2(j->fd, recs[i].from, dirfd, to, RENAME_NOREPLACE) == -1 &&
 		    errno != ENOENT)
@@ -482,6 +487,7 @@ run_job(struct worker *w, struct job *j)
 	char reason[2048] = "";
 	uint64_t start = now_ms();
 	struct stat st;
+	unsigned tries = 0;
 	int rc, failed = 0;
 
 	memset(&pr, 0, sizeof(pr));
@@ -508,10 +514,15 @@ run_job(struct worker *w, struct job *j)
 			failed = 1;
 			goto file;
 		}
-		/* PACKET_TEMP: the system's fault (full disk...): wait, never fail the packet for it. */
-		log_warn("event=prepare_retry job=%s name=%s", j->id, j->name);
+		/*
+		 * PACKET_TEMP: the system's fault (full disk...): wait with a growing
+		 * pause, never fail the packet for it.
+		 */
+		tries++;
+		log_warnx("event=prepare_retry job=%s name=%s attempt=%u reason=%s", j->id,
+		    j->name, tries, reason);
 		packet_cleanup(c, j->dir, &pr);
-		if (wait_ms(w, backoff_for(c, 1)))
+		if (wait_ms(w, backoff_for(c, tries)))
 			return abandon(w, j);
 	}
 	while (c->handler.command.n > 0) {
@@ -586,12 +597,23 @@ adopt_one(struct worker *w, const char *id)
 		(void)job_remove(w->s, &j);
 		return;
 	}
+	/*
+	 * Only a worker dying under this daemon run counts against the packet
+	 * (a poison packet kills workers, not the supervisor). A job left by an
+	 * earlier run was cut off by a restart or a crash of the whole daemon.
+	 */
 	if (j.interrupted) {
 		j.interrupted = 0;
-	} else {
+	} else if (strcmp(j.instance, w->instance) == 0 ||
+	    ((j.instance[0] == '\0' || strcmp(j.instance, "-") == 0) &&
+	    job_created_ms(j.id) >= w->started_ms - 10)) {
 		j.crashes++;
 		__atomic_add_fetch(&w->sb->hdr.crashes, 1, __ATOMIC_RELAXED);
+	} else {
+		log_info("event=restarted job=%s name=%s previous_run=%s", j.id, j.name,
+		    j.instance[0] ? j.instance : "-");
 	}
+	snprintf(j.instance, sizeof(j.instance), "%s", w->instance);
 	(void)job_save_state(&j);
 	log_info("event=recover job=%s name=%s crashes=%u attempts=%u", j.id, j.name,
 	    j.crashes, j.attempts);
@@ -625,21 +647,38 @@ recover(struct worker *w)
 	closedir(d);
 }
 
+/* A name we took off the queue but cannot claim now goes back, never lost. */
+static void
+give_back(struct worker *w, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(w->s->inboxfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return;	/* claimed by someone else meanwhile */
+	if (queue_offer(w->q, QUEUE_MSG_PACKET, name) == 0)
+		return;
+	/* The queue is full: the watcher will find it in the inbox. */
+	if (watcher_request_rescan(w->s->inboxfd) == -1)
+		log_warn("event=give_back name=%s", name);
+}
+
 static void
 take(struct worker *w, const char *name)
 {
 	unsigned tries;
 
-	if (!name_is_valid(name) || ignore_match(&w->c->ignore, name)) {
+	if (!name_is_valid(name) || name_is_internal(name) ||
+	    ignore_match(&w->c->ignore, name)) {
 		log_debug("event=skip name=%s", name);
 		return;
 	}
-	for (tries = 1; !w->stop; tries++) {
+	for (tries = 1;; tries++) {
 		if (w->spare.fd < 0 && job_new(w->s, &w->spare) == -1) {
 			log_warn("event=job_new");
 		} else if (job_claim(w->s, &w->spare, name) == 0) {
 			struct job j = w->spare;
 
+			snprintf(j.instance, sizeof(j.instance), "%s", w->instance);
 			w->spare.fd = w->spare.pktfd = -1;
 			w->spare.id[0] = '\0';
 			log_debug("event=claim job=%s name=%s", j.id, name);
@@ -650,12 +689,18 @@ take(struct worker *w, const char *name)
 			w->jobs++;
 			return;
 		} else if (errno == ENOENT) {
-			return;	/* another worker was first, or a duplicate hint */
+			/* Another worker was first, or a duplicate hint. work/ must show
+			 * only real jobs, so the empty job goes too. */
+			(void)job_remove(w->s, &w->spare);
+			w->spare.id[0] = '\0';
+			return;
 		} else {
 			log_warn("event=claim name=%s attempt=%u", name, tries);
 		}
-		if (tries >= 5 || wait_ms(w, backoff_for(w->c, tries)))
-			return;	/* left in the inbox: a restart or rescan finds it */
+		if (tries >= 5 || wait_ms(w, backoff_for(w->c, tries))) {
+			give_back(w, name);
+			return;
+		}
 	}
 }
 
@@ -674,6 +719,9 @@ worker_main(const struct conf *c, struct spool *s, mqd_t q, int slot, pid_t supe
 	w.slot = slot;
 	w.sb = sb;
 	w.me = slot >= 0 && slot < SB_SLOTS ? &sb->slot[slot] : NULL;
+	w.started_ms = sb->hdr.started_ms;
+	snprintf(w.instance, sizeof(w.instance), "%ld.%lld", (long)supervisor,
+	    (long long)sb->hdr.started_ms);
 	w.spare.fd = w.spare.pktfd = -1;
 
 	/* The supervisor's death must not leave this worker or its handler behind. */

@@ -180,7 +180,7 @@ static const char all_keys[] =
     "  env: [HOME, LANG, _x9]\n"                        /* 15 */
     "  log_max: 64KiB\n"
     "packet:\n"
-    "  formats: [zip, 7zip, raw]\n"
+    "  formats: [zip, 7zip, cab]\n"
     "  plain: pass\n"
     "  links: inside\n"                                 /* 20 */
     "  on_success: delete\n"
@@ -297,7 +297,7 @@ test_all_keys(void **state)
 	assert_int_equal(c.handler.backoff_max_ms, 60000);
 	assert_strv(&c.handler.env, 3, "HOME", "LANG", "_x9");
 	assert_int_equal(c.handler.log_max, 64 * KiB);
-	assert_strv(&c.packet.formats, 3, "zip", "7zip", "raw");
+	assert_strv(&c.packet.formats, 3, "zip", "7zip", "cab");
 	assert_int_equal(c.packet.plain, PLAIN_PASS);
 	assert_int_equal(c.packet.links, LINKS_INSIDE);
 	assert_int_equal(c.packet.on_success, ON_SUCCESS_DELETE);
@@ -485,7 +485,7 @@ static const struct {
 	/* packet */
 	{ "packet:\n  formats: [zip, rar4]\n", 2,
 	  "packet.formats[1]: invalid value \"rar4\" (expected zip, tar, 7zip, cpio, iso9660, rar, "
-	  "rar5, xar, lha, cab, warc, ar, mtree or raw)" },
+	  "rar5, xar, lha, cab, warc or ar)" },
 	{ "packet:\n  formats: [zip, ZIP]\n", 2, "packet.formats[1]: invalid value \"ZIP\"" },
 	{ "packet:\n  formats: [zip, zip]\n", 2, "packet.formats[1]: \"zip\" is listed twice" },
 	{ "packet:\n  plain: maybe\n", 2, "packet.plain: invalid value \"maybe\" (expected fail or pass)" },

@@ -1,0 +1,65 @@
+/*
+ * Safe extraction of a packet archive with libarchive, and the same rules
+ * applied to a folder that arrives already unpacked.
+ *
+ * The rules: only regular files and directories (links only with
+ * packet.links: inside, and only when they provably stay in the tree); no
+ * absolute paths, no "..", no owners, no setuid/setgid/sticky bits (files
+ * become 0644 or 0755, directories 0755, both under the umask); limits from
+ * struct conf_packet counted on the bytes really written, never on what a
+ * header claims (0 turns a limit off). The ratio limit compares the bytes
+ * written so far with the archive's size on disk, and only once more than
+ * EXTRACT_RATIO_FLOOR bytes are out, so a small archive of text is never
+ * refused for compressing well; a bomb therefore writes at most
+ * max(EXTRACT_RATIO_FLOOR, max_ratio x archive size) before it is stopped.
+ */
+#ifndef INGESTD_EXTRACT_H
+#define INGESTD_EXTRACT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+
+#define EXTRACT_BAD   1	/* the archive is at fault: reason says why */
+#define EXTRACT_PLAIN 2	/* not an archive at all: reason starts with "plain" */
+
+#define EXTRACT_RATIO_FLOOR	(1024 * 1024)
+/* Read size handed to libarchive: large reads are most of the speed. */
+#define EXTRACT_BLOCK		(1024 * 1024)
+
+struct extract_stats {
+	uint64_t entries;
+	uint64_t bytes;		/* file bytes written, holes included */
+};
+
+/*
+ * Extract the archive open on fd (a regular file, read from offset 0) into
+ * dest, which this creates with mode 0700 and must not exist yet. Only the
+ * formats in p->formats are read; gzip, bzip2, xz, zstd and lz4 compression
+ * always are. Returns 0; EXTRACT_BAD with a logfmt reason whose first word is
+ * archive, limit, link, type, path or format; EXTRACT_PLAIN when fd holds no
+ * archive; or -1 with errno when the system is at fault (ENOSPC, EIO, ...),
+ * the reason then saying "system entry=... error=..." when an entry was at hand.
+ * On anything but 0, dest is removed again. The working directory is changed
+ * while extracting (archive_write_disk works relative to it) and restored.
+ */
+int  extract_archive(int fd, const char *dest, const struct conf_packet *p,
+    struct extract_stats *st, char *reason, size_t reasonlen);
+
+/*
+ * Check a folder packet (dirfd) against the same rules without changing it:
+ * types, links, max_entries, max_depth, max_file_bytes and max_bytes (by
+ * st_size). Returns 0, EXTRACT_BAD with reason, or -1 with errno.
+ */
+int  extract_check_tree(int dirfd, const struct conf_packet *p, struct extract_stats *st,
+    char *reason, size_t reasonlen);
+
+/*
+ * 1 if name is a libarchive format ingestd can enable (zip, tar, 7zip, ar,
+ * cab, cpio, iso9660, lha, rar, rar5, warc, xar), else 0. mtree is never
+ * one: its entries can name files on our own disk as their contents.
+ */
+int  extract_format_known(const char *name);
+
+#endif

@@ -1,0 +1,250 @@
+#!/usr/bin/env bats
+# URL packets (issue 6): NAME.url in the inbox is downloaded to inbox/NAME.part,
+# verified, renamed to NAME and processed as a packet; the .url is filed. Against
+# nginx (ranges, parallel segments, resume after a kill) and a server that
+# misbehaves on purpose (404, 500 then 200, a cut connection, a short body, a
+# slow drip, Range ignored or answered wrong).
+
+load helpers
+load ../remote/lib
+
+setup_file() {
+	export FILES=$BATS_FILE_TMPDIR/files SRV=$BATS_FILE_TMPDIR/srv
+	mkdir -p "$FILES" "$SRV"
+	gen_file $((24 * 1024 * 1024 + 12345)) "$FILES/big.bin"
+	gen_file 3000 "$FILES/small.bin"
+	: >"$FILES/empty.bin"
+	start_misbehave "$SRV"
+	start_nginx "$SRV" "$FILES" 2m
+	export MB_PORT MB_PID NGINX_PORT NGINX_PID
+}
+
+teardown_file() {
+	kill -TERM "$MB_PID" "$NGINX_PID" 2>/dev/null || true
+}
+
+# A config for URL packets: small ranges so a test file is "large".
+fetch_conf() {
+	cat >"$CONF" <<-EOF
+	# written by $BATS_TEST_FILENAME: $BATS_TEST_DESCRIPTION
+	spool: $SPOOL
+	workers: 2
+	settle: 200ms
+	shutdown_grace: 1s
+	allow_root: true
+	handler:
+	  command: [/bin/true]
+	  retries: ${RETRIES:-0}
+	  backoff: 200ms
+	  backoff_max: 200ms
+	packet:
+	  plain: pass
+	  manifest_required: false
+	fetch:
+	  segments: 4
+	  segment_min: 1MiB
+	  retries: ${FETCH_RETRIES:-3}
+	  backoff: 100ms
+	  connect_timeout: 2s
+	  low_speed_limit: 1KiB
+	  low_speed_time: 2s
+	EOF
+}
+
+# drop_url NAME LINE...: write NAME (a .url file) the producer's way.
+drop_url() {
+	local name=$1
+	shift
+	mkdir -p "$SPOOL/inbox"
+	printf '%s\n' "$@" >"$SPOOL/inbox/.$name.tmp"
+	mv "$SPOOL/inbox/.$name.tmp" "$SPOOL/inbox/$name"
+}
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# both_filed NAME: the .url and the packet it brought are both in the journal.
+both_filed() { journal_has 2 && [ -n "$(journal_field "$1" outcome)" ]; }
+failed_url() { [ -e "$SPOOL/failed/$1" ]; }
+
+# no_leftovers STEM: nothing of the download is left in the inbox.
+no_leftovers() {
+	[ ! -e "$SPOOL/inbox/$1.part" ] || fail "inbox/$1.part is left"
+	[ ! -e "$SPOOL/inbox/.$1.part.state" ] || fail "inbox/.$1.part.state is left"
+}
+
+@test "a large file comes from nginx in parallel ranges, is verified and processed as a packet" {
+	fetch_conf
+	start_daemon
+	drop_url big.bin.url "http://127.0.0.1:$NGINX_PORT/big.bin" "sha256=$(sha "$FILES/big.bin")" \
+	    "size=$(stat -c %s "$FILES/big.bin")"
+	wait_for both_filed big.bin
+	wait_for journal_has 2
+	[ "$(journal_field big.bin.url outcome)" = done ]
+	[ "$(journal_field big.bin outcome)" = done ]
+	cmp "$FILES/big.bin" "$SPOOL/done/big.bin"
+	[ -e "$SPOOL/done/big.bin.url" ]
+	no_leftovers big.bin
+	# Four ranges, each asked for once, all answered 206; and the 1 MiB probe.
+	local log=$SRV/nginx/access.log
+	[ "$(grep -c 'GET /big.bin range="bytes=[0-9]*-[0-9]*" status=206' "$log")" -ge 5 ] ||
+	    fail "expected the probe and 4 range requests: $(grep big.bin "$log")"
+	grep -q 'range="bytes=0-1048575"' "$log"
+	grep -q "range=\"bytes=$((3 * (24 * 1024 * 1024 + 12345) / 4))-$((24 * 1024 * 1024 + 12345 - 1))\"" "$log" ||
+	    fail "no request for the last quarter: $(grep big.bin "$log")"
+	stop_daemon
+}
+
+# Bytes of a download present, from its state record.
+state_done() {
+	local f=$SPOOL/inbox/.$1.part.state
+	[ -f "$f" ] || { echo 0; return; }
+	tr -d '\0' <"$f" | awk '/^seg=/ { split($0, a, /[= ]/); d += a[4] } END { print d + 0 }'
+}
+
+half_done() { [ "$(state_done big.bin)" -ge $((8 * 1024 * 1024)) ]; }
+
+@test "a download cut by SIGKILL of the whole daemon resumes where it stopped" {
+	# The kill counts as a crash of the job: allow one.
+	RETRIES=2 fetch_conf
+	start_daemon
+	# 2 MB/s per connection: about 3 s for the file, so it can be stopped halfway.
+	drop_url big.bin.url "http://127.0.0.1:$NGINX_PORT/slow/big.bin" "sha256=$(sha "$FILES/big.bin")"
+	wait_for half_done
+	kill -KILL -- "-$DAEMON_PID"
+	wait "$DAEMON_PID" 2>/dev/null || true
+	DAEMON_PID=
+	mq_cleanup
+	[ ! -e "$SPOOL/inbox/big.bin" ] || fail "a partial file is under the final name"
+	[ -e "$SPOOL/inbox/big.bin.part" ]
+	local before
+	before=$(state_done big.bin)
+	start_daemon
+	wait_for both_filed big.bin
+	cmp "$FILES/big.bin" "$SPOOL/done/big.bin"
+	no_leftovers big.bin
+	grep -q 'event=fetch_resume name=big.bin' "$LOG" || fail "no event=fetch_resume in $LOG"
+	# What was there was not fetched again: nginx sent the file about once.
+	local sent
+	sent=$(awk '/\/slow\/big.bin/ { sub(/bytes=/, "", $NF); s += $NF } END { print s + 0 }' \
+	    "$SRV/nginx/access.log")
+	[ "$sent" -lt $(( (24 * 1024 * 1024 + 12345) + 4 * 1024 * 1024 )) ] ||
+	    fail "nginx sent $sent bytes for a file of $(stat -c %s "$FILES/big.bin") (state had $before)"
+	stop_daemon
+}
+
+@test "404 fails at once with the status and the URL, and leaves nothing behind" {
+	fetch_conf
+	start_daemon
+	drop_url gone.zip.url "http://127.0.0.1:$MB_PORT/status/404"
+	wait_for failed_url gone.zip.url
+	wait_for journal_has 1
+	[ "$(journal_field gone.zip.url reason)" = "fetch status=404 url=http://127.0.0.1:$MB_PORT/status/404" ]
+	grep -q 'reason=fetch status=404' "$SPOOL/failed/gone.zip.url.error"
+	no_leftovers gone.zip
+	[ ! -e "$SPOOL/inbox/gone.zip" ]
+	[ "$(grep -c '/status/404' < <(curl -s "http://127.0.0.1:$MB_PORT/log"))" -eq 1 ] ||
+	    fail "a 404 was asked again"
+	stop_daemon
+}
+
+@test "500 then 200: retried with growing backoff, then done" {
+	fetch_conf
+	start_daemon
+	drop_url flaky.bin.url "http://127.0.0.1:$MB_PORT/flaky/f1?fail=2&size=3000"
+	wait_for both_filed flaky.bin
+	cmp "$FILES/small.bin" "$SPOOL/done/flaky.bin"
+	grep -q 'event=fetch_retry name=flaky.bin status=500 attempt=1 .* delay_ms=100' "$LOG"
+	grep -q 'event=fetch_retry name=flaky.bin status=500 attempt=2 .* delay_ms=200' "$LOG"
+	stop_daemon
+}
+
+@test "a connection cut mid-body resumes from the byte where it stopped" {
+	fetch_conf
+	start_daemon
+	drop_url cut.bin.url "http://127.0.0.1:$MB_PORT/cut/c1?at=1000000&size=3000000"
+	wait_for both_filed cut.bin
+	gen_file 3000000 "$T/expect"
+	cmp "$T/expect" "$SPOOL/done/cut.bin"
+	curl -s "http://127.0.0.1:$MB_PORT/log" | grep '/cut/c1' | grep -q '"range": "bytes=1000000-2999999"' ||
+	    fail "no resumed range request: $(curl -s "http://127.0.0.1:$MB_PORT/log" | grep /cut/c1)"
+	no_leftovers cut.bin
+	stop_daemon
+}
+
+@test "a body shorter than its Content-Length fails after the retries, nothing under the final name" {
+	RETRIES=0 FETCH_RETRIES=1 fetch_conf
+	start_daemon
+	drop_url short.bin.url "http://127.0.0.1:$MB_PORT/shortlen?size=10000"
+	wait_for failed_url short.bin.url
+	wait_for journal_has 1
+	local r
+	r=$(journal_field short.bin.url reason)
+	[[ $r == "fetch error=\"Transferred a partial file\" attempts=2 url="* ]] || fail "reason: $r"
+	[ ! -e "$SPOOL/inbox/short.bin" ]
+	[ ! -e "$SPOOL/done/short.bin" ]
+	stop_daemon
+}
+
+@test "a slow drip is cut by the low-speed limit" {
+	RETRIES=0 FETCH_RETRIES=0 fetch_conf
+	start_daemon
+	drop_url drip.bin.url "http://127.0.0.1:$MB_PORT/drip?size=100000&bps=10"
+	wait_until 15 failed_url drip.bin.url
+	wait_for journal_has 1
+	[[ $(journal_field drip.bin.url reason) == *"Timeout was reached"* ]] ||
+	    fail "reason: $(journal_field drip.bin.url reason)"
+	[ ! -e "$SPOOL/inbox/drip.bin" ]
+	stop_daemon
+}
+
+@test "a sha256 mismatch fails with both digests and leaves no file under the final name" {
+	fetch_conf
+	start_daemon
+	local wrong=0000000000000000000000000000000000000000000000000000000000000000
+	drop_url bad.bin.url "http://127.0.0.1:$NGINX_PORT/small.bin" "sha256=$wrong"
+	wait_for failed_url bad.bin.url
+	wait_for journal_has 1
+	[ "$(journal_field bad.bin.url reason)" = "fetch sha256_mismatch expected=$wrong got=$(sha "$FILES/small.bin")" ]
+	[ ! -e "$SPOOL/inbox/bad.bin" ]
+	[ ! -e "$SPOOL/done/bad.bin" ]
+	no_leftovers bad.bin
+	stop_daemon
+}
+
+@test "size= that does not match fails before the body is fetched" {
+	fetch_conf
+	start_daemon
+	drop_url sz.bin.url "http://127.0.0.1:$NGINX_PORT/small.bin" "size=2999"
+	wait_for failed_url sz.bin.url
+	wait_for journal_has 1
+	[ "$(journal_field sz.bin.url reason)" = "fetch size_mismatch expected=2999 got=3000" ]
+	no_leftovers sz.bin
+	stop_daemon
+}
+
+@test "servers that ignore Range or answer it wrong are read as one plain stream" {
+	fetch_conf
+	start_daemon
+	drop_url norange.bin.url "http://127.0.0.1:$MB_PORT/norange?size=3000000"
+	drop_url badrange.bin.url "http://127.0.0.1:$MB_PORT/badrange?size=3000000"
+	wait_for journal_has 4
+	gen_file 3000000 "$T/expect"
+	cmp "$T/expect" "$SPOOL/done/norange.bin"
+	cmp "$T/expect" "$SPOOL/done/badrange.bin"
+	curl -s "http://127.0.0.1:$MB_PORT/log" | grep '/badrange' | grep -q '"range": null' ||
+	    fail "no plain GET after the wrong Content-Range"
+	stop_daemon
+}
+
+@test "an empty file arrives as an empty packet, with or without Range support" {
+	fetch_conf
+	start_daemon
+	drop_url e1.bin.url "http://127.0.0.1:$NGINX_PORT/empty.bin" "size=0"
+	drop_url e2.bin.url "http://127.0.0.1:$MB_PORT/norange?size=0"
+	wait_for journal_has 4
+	[ "$(journal_field e1.bin.url outcome)" = done ] || fail "$(journal_field e1.bin.url reason)"
+	[ "$(journal_field e2.bin.url outcome)" = done ] || fail "$(journal_field e2.bin.url reason)"
+	[ -f "$SPOOL/done/e1.bin" ] && [ ! -s "$SPOOL/done/e1.bin" ]
+	[ -f "$SPOOL/done/e2.bin" ] && [ ! -s "$SPOOL/done/e2.bin" ]
+	stop_daemon
+}

@@ -1,0 +1,174 @@
+#!/usr/bin/env bats
+# S3 sources (issue 6), against s3rver behind a proxy that verifies every
+# request's SigV4 signature as AWS computes it (s3rver itself checks only the
+# access key id). The proxy cuts listings to 3 keys a page, so continuation
+# tokens are always followed.
+
+load helpers
+load ../remote/lib
+
+SECRET=ingestd-test-secret
+
+setup_file() {
+	export SRV=$BATS_FILE_TMPDIR/srv
+	mkdir -p "$SRV"
+	start_s3rver "$SRV" uploads
+	export S3_PORT S3_PID S3_DATA
+}
+
+teardown_file() {
+	kill -TERM "$S3_PID" 2>/dev/null || true
+}
+
+setup() {
+	common_setup
+	# Every test starts from an empty bucket.
+	find "$S3_DATA/uploads" -mindepth 1 -delete 2>/dev/null || true
+	start_proxy "$T" "$S3_PORT" "$SECRET" --page-size 3 --hold-delete "$T/hold"
+}
+
+teardown() {
+	stop_servers
+	common_teardown
+}
+
+# s3_put KEY: upload a small zip packet under KEY (encoded here), through the proxy.
+s3_put() {
+	local enc
+	enc=$("$PY" -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe="/-._~"))' "$1")
+	make_packet "$T/src" p.zip
+	curl -sS -f --aws-sigv4 "aws:amz:us-east-1:s3" -u "S3RVER:$SECRET" \
+	    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$T/src/p.zip" \
+	    "http://127.0.0.1:$PROXY_PORT/uploads/$enc" -o /dev/null
+}
+
+# objects: how many objects the bucket holds.
+objects() { find "$S3_DATA/uploads" -name '*._S3rver_object' | wc -l; }
+bucket_empty() { [ "$(objects)" -eq 0 ]; }
+
+s3_conf() {
+	local del=${1:-after_commit} secret=${2:-$SECRET}
+	write_conf workers=2
+	conf_add <<-EOF
+	handler:
+	  command: [/bin/true]
+	  retries: 2
+	fetch:
+	  retries: 2
+	  backoff: 100ms
+	sources:
+	  - s3:
+	      endpoint: http://127.0.0.1:$PROXY_PORT
+	      region: us-east-1
+	      bucket: uploads
+	      prefix: video_
+	      poll: 300ms
+	      delete: $del
+	EOF
+	export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=$secret
+}
+
+no_bad_signatures() {
+	! grep -q '"status": 403' "$PROXY_LOG" || fail "the proxy refused: $(grep '"status": 403' "$PROXY_LOG" | head -3)"
+}
+
+@test "the SigV4 proxy reproduces AWS's published example signatures" {
+	run "$PY" "$REMOTE_DIR/sigv4proxy.py" selftest
+	[ "$status" -eq 0 ] || fail "$output"
+	[[ $output == *"24 passed, 0 failed"* ]] || fail "$output"
+}
+
+@test "keys with spaces, +, =, % and non-ASCII over several pages: fetched, processed once, deleted after commit" {
+	local k keys=("video_a b.zip" "video_c+d=e.zip" "video_50%.zip" "video_été.zip" "video_dir/x.zip"
+	    "video_7.zip" "video_8.zip")
+	for k in "${keys[@]}"; do s3_put "$k"; done
+	s3_put "other.zip"
+	s3_conf after_commit
+	start_daemon
+	wait_for journal_has 14
+	wait_until 10 eval '[ "$(objects)" -eq 1 ]'
+	[ -e "$S3_DATA/uploads/other.zip._S3rver_object" ] || fail "the object outside the prefix was touched"
+	for k in "video_a%20b.zip" "video_c+d=e.zip" "video_50%25.zip" "video_%C3%A9t%C3%A9.zip" \
+	    "video_dir%2Fx.zip" "video_7.zip" "video_8.zip"; do
+		[ "$(journal_field "$k" outcome)" = done ] || fail "$k: $(journal_field "$k" outcome)"
+		[ "$(journal_field "$k.url" outcome)" = done ] || fail "$k.url not done"
+		cmp -s "$SPOOL/done/$k" "$T/src/p.zip" || [ -s "$SPOOL/done/$k" ] || fail "$k is empty"
+	done
+	[ "$(journal_count)" -eq 14 ]
+	grep -q 'continuation-token=' "$PROXY_LOG" || fail "no continuation token was followed"
+	[ "$(grep -c '"method": "DELETE"' "$PROXY_LOG")" -eq 7 ]
+	no_bad_signatures
+	# Nothing more is queued later: deleted objects are gone, the rest is not ours.
+	sleep 1
+	[ "$(journal_count)" -eq 14 ]
+	stop_daemon
+}
+
+@test "a wrong secret gives a clear error and deletes nothing" {
+	s3_put video_1.zip
+	s3_put video_2.zip
+	s3_conf after_commit wrong-secret
+	start_daemon
+	wait_for grep -q 'role=source .*event=list .*status=403 code=SignatureDoesNotMatch' "$LOG"
+	# Said once, not at every poll.
+	sleep 1
+	[ "$(grep -c 'code=SignatureDoesNotMatch' "$LOG")" -eq 1 ] ||
+	    fail "the error was logged $(grep -c 'code=SignatureDoesNotMatch' "$LOG") times"
+	[ "$(objects)" -eq 2 ]
+	! grep -q '"method": "DELETE"' "$PROXY_LOG"
+	[ "$(journal_count)" -eq 0 ]
+	dir_empty inbox
+	stop_daemon
+}
+
+@test "delete: never keeps the objects and fetches each once, across a restart" {
+	s3_put video_1.zip
+	s3_put video_2.zip
+	s3_conf never
+	start_daemon
+	wait_for journal_has 4
+	sleep 1	# several polls
+	[ "$(journal_count)" -eq 4 ]
+	[ "$(objects)" -eq 2 ]
+	! grep -q '"method": "DELETE"' "$PROXY_LOG"
+	stop_daemon
+	start_daemon
+	sleep 1
+	[ "$(journal_count)" -eq 4 ] || fail "fetched again after a restart"
+	# A changed object (new ETag) is new.
+	echo "changed" >"$T/src/p.zip"
+	curl -sS -f --aws-sigv4 "aws:amz:us-east-1:s3" -u "S3RVER:$SECRET" \
+	    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$T/src/p.zip" \
+	    "http://127.0.0.1:$PROXY_PORT/uploads/video_1.zip" -o /dev/null
+	wait_for journal_has 6
+	stop_daemon
+}
+
+delete_held() { grep -q '"code": "Held"' "$PROXY_LOG" 2>/dev/null; }
+
+@test "a daemon killed with SIGKILL between download and delete loses nothing and processes once" {
+	s3_put video_k.zip
+	touch "$T/hold"
+	s3_conf after_commit
+	start_daemon
+	wait_for delete_held
+	# The packet is committed to the inbox (maybe already processed); the object is still there.
+	[ "$(objects)" -eq 1 ]
+	[ ! -e "$SPOOL/inbox/video_k.zip.part" ]
+	kill -KILL -- "-$DAEMON_PID"
+	wait "$DAEMON_PID" 2>/dev/null || true
+	DAEMON_PID=
+	mq_cleanup
+	rm -f "$T/hold"
+	start_daemon
+	wait_for bucket_empty
+	wait_for journal_has 2
+	sleep 1
+	[ "$(grep -c ' name=video_k.zip ' "$SPOOL/journal")" -eq 1 ] || fail "video_k.zip: $(cat "$SPOOL/journal")"
+	[ "$(grep -c ' name=video_k.zip.url ' "$SPOOL/journal")" -eq 1 ]
+	[ "$(journal_field video_k.zip outcome)" = done ]
+	[ "$(journal_field video_k.zip.url outcome)" = done ]
+	[ -s "$SPOOL/done/video_k.zip" ]
+	no_bad_signatures
+	stop_daemon
+}

@@ -1,0 +1,353 @@
+/*
+ * s3.c and sha256.c: SigV4's encoding, canonical listing URLs, key to local
+ * name mapping (safe, one-to-one, bounded), credentials files, and the
+ * ListObjectsV2 parser on good and hostile input.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ignore.h"
+#include "s3.h"
+#include "sha256.h"
+
+static void
+test_sha256_vectors(void **state)
+{
+	char hex[SHA256_HEX], *big;
+	struct sha256 ctx;
+	unsigned char d[SHA256_LEN];
+	size_t i;
+
+	(void)state;
+	assert_string_equal(sha256_hex_of("", 0, hex), S3_EMPTY_SHA256);
+	assert_string_equal(sha256_hex_of("abc", 3, hex),
+	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(sha256_hex_of("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+	    56, hex), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	/* A million 'a', fed in odd pieces: the buffering across calls. */
+	big = malloc(1000000);
+	assert_non_null(big);
+	memset(big, 'a', 1000000);
+	sha256_init(&ctx);
+	for (i = 0; i < 1000000; i += 997)
+		sha256_update(&ctx, big + i, i + 997 > 1000000 ? 1000000 - i : 997);
+	sha256_final(&ctx, d);
+	assert_string_equal(sha256_hex(d, hex),
+	    "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	free(big);
+}
+
+static void
+test_encode(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_int_equal(s3_encode("a b+c/é~", 0, out, sizeof(out)), 19);
+	assert_string_equal(out, "a%20b%2Bc%2F%C3%A9~");
+	s3_encode("dir/x y", 1, out, sizeof(out));
+	assert_string_equal(out, "dir/x%20y");
+	s3_encode("-._~AZaz09=%&", 0, out, sizeof(out));
+	assert_string_equal(out, "-._~AZaz09%3D%25%26");
+	errno = 0;
+	assert_int_equal(s3_encode("a b c", 0, out, 5), -1);
+	assert_int_equal(errno, ENAMETOOLONG);
+	assert_true(s3_decode("a%20b%2Bc", out, sizeof(out)) == 5);
+	assert_string_equal(out, "a b+c");
+	assert_int_equal(s3_decode("bad%2", out, sizeof(out)), -1);
+	assert_int_equal(s3_decode("nul%00", out, sizeof(out)), -1);
+	assert_int_equal(s3_decode("%zz", out, sizeof(out)), -1);
+}
+
+static struct conf_source
+source(const char *endpoint, const char *bucket, const char *prefix)
+{
+	struct conf_source s;
+
+	memset(&s, 0, sizeof(s));
+	s.endpoint = (char *)endpoint;
+	s.bucket = (char *)bucket;
+	s.prefix = (char *)prefix;
+	s.region = (char *)"us-east-1";
+	return s;
+}
+
+static void
+test_urls(void **state)
+{
+	struct conf_source s = source("http://127.0.0.1:9000/", "uploads", "video_ a/");
+	char url[S3_URL_MAX];
+
+	(void)state;
+	/* Sorted parameters, every value encoded: what SigV4 signs is what is sent. */
+	assert_int_equal(s3_list_url(&s, NULL, 1000, url, sizeof(url)), 0);
+	assert_string_equal(url, "http://127.0.0.1:9000/uploads?list-type=2&max-keys=1000&"
+	    "prefix=video_%20a%2F");
+	assert_int_equal(s3_list_url(&s, "1ux6/tTx+w==", 7, url, sizeof(url)), 0);
+	assert_string_equal(url, "http://127.0.0.1:9000/uploads?continuation-token="
+	    "1ux6%2FtTx%2Bw%3D%3D&list-type=2&max-keys=7&prefix=video_%20a%2F");
+	s.prefix = NULL;
+	assert_int_equal(s3_list_url(&s, NULL, 2, url, sizeof(url)), 0);
+	assert_string_equal(url, "http://127.0.0.1:9000/uploads?list-type=2&max-keys=2");
+	assert_int_equal(s3_object_url(&s, "dir/a b+c=%é.zip", url, sizeof(url)), 0);
+	assert_string_equal(url, "http://127.0.0.1:9000/uploads/dir/a%20b%2Bc%3D%25%C3%A9.zip");
+	assert_int_equal(s3_object_url(&s, "x", url, 20), -1);
+}
+
+static void
+local(const char *key, const char *want)
+{
+	char out[S3_LOCAL_NAME_MAX + 1];
+
+	if (s3_local_name(key, out, sizeof(out)) != 0)
+		fail_msg("s3_local_name(%s) failed", key);
+	if (strcmp(out, want) != 0)
+		fail_msg("s3_local_name(%s) = %s, want %s", key, out, want);
+}
+
+static void
+test_local_names(void **state)
+{
+	char a[S3_LOCAL_NAME_MAX + 1], b[S3_LOCAL_NAME_MAX + 1], key[S3_KEY_MAX + 1];
+	char back[S3_KEY_MAX + 1];
+
+	(void)state;
+	local("video_1.zip", "video_1.zip");
+	local("dir/a b.zip", "dir%2Fa%20b.zip");
+	local("c+d=e,f@g.zip", "c+d=e,f@g.zip");
+	local("100%.zip", "100%25.zip");
+	local("été.zip", "%C3%A9t%C3%A9.zip");
+	local("..", "%2E.");
+	local(".hidden", "%2Ehidden");
+	local("../../etc/passwd", "%2E.%2F..%2Fetc%2Fpasswd");
+	local("a~b", "a%7Eb");
+	/* Never a URL packet, a partial download or an ignored name. */
+	local("evil.url", "evil%2Eurl");
+	local("x.part", "x%2Epart");
+	local("x.zip-downloading", "x.zip%2Ddownloading");
+	local("line\nbreak", "line%0Abreak");
+	/* One-to-one: the name decodes back to the key. */
+	assert_int_equal(s3_local_name("dir/a b+%.zip", a, sizeof(a)), 0);
+	assert_true(s3_decode(a, back, sizeof(back)) > 0);
+	assert_string_equal(back, "dir/a b+%.zip");
+	/* Long keys: bounded, the extension kept, distinct when only the end differs. */
+	memset(key, 'k', 1000);
+	strcpy(key + 1000, "1.zip");
+	assert_int_equal(s3_local_name(key, a, sizeof(a)), 0);
+	key[1000] = '2';
+	assert_int_equal(s3_local_name(key, b, sizeof(b)), 0);
+	assert_true(strlen(a) <= S3_LOCAL_NAME_MAX);
+	assert_string_not_equal(a, b);
+	assert_non_null(strchr(a, '~'));
+	assert_string_equal(a + strlen(a) - 4, ".zip");
+	assert_true(name_is_valid(a));
+	/* A cut never splits an escape. */
+	memset(key, ' ', 300);
+	key[300] = '\0';
+	assert_int_equal(s3_local_name(key, a, sizeof(a)), 0);
+	assert_true(strlen(a) <= S3_LOCAL_NAME_MAX);
+	assert_int_equal(strspn(a, "%20"), strcspn(a, "~"));
+	assert_int_equal(strcspn(a, "~") % 3, 0);
+	errno = 0;
+	assert_int_equal(s3_local_name("", a, sizeof(a)), -1);
+	assert_int_equal(errno, EINVAL);
+}
+
+static const char page[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+    "<Name>uploads</Name><Prefix>video_</Prefix><KeyCount>3</KeyCount>"
+    "<MaxKeys>3</MaxKeys><IsTruncated>true</IsTruncated>"
+    "<NextContinuationToken>1ux6tT+w/==</NextContinuationToken>"
+    "<Contents><Key>video_a b.zip</Key><LastModified>2026-11-22T02:16:33.000Z</LastModified>"
+    "<ETag>&quot;f03f60e3&quot;</ETag><Size>15</Size><StorageClass>STANDARD</StorageClass>"
+    "</Contents>\n  <Contents>\n<Key>video_&lt;&amp;&gt;&#233;&#x1F600;.zip</Key>"
+    "<Size>0</Size><Owner><ID>x</ID></Owner></Contents>"
+    "<Contents><Key><![CDATA[video_cdata&.zip]]></Key><Size>18446744073709551615</Size>"
+    "</Contents><!-- a comment --></ListBucketResult>\n";
+
+static void
+test_listing(void **state)
+{
+	struct s3_listing l;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(s3_parse_listing(page, strlen(page), &l, err, sizeof(err)), 0);
+	assert_int_equal(l.n, 3);
+	assert_true(l.truncated);
+	assert_string_equal(l.next_token, "1ux6tT+w/==");
+	assert_string_equal(l.v[0].key, "video_a b.zip");
+	assert_string_equal(l.v[0].etag, "\"f03f60e3\"");
+	assert_int_equal(l.v[0].size, 15);
+	assert_string_equal(l.v[1].key, "video_<&>\xc3\xa9\xf0\x9f\x98\x80.zip");
+	assert_int_equal(l.v[1].size, 0);
+	assert_string_equal(l.v[2].key, "video_cdata&.zip");
+	assert_true(l.v[2].size == UINT64_MAX);
+	s3_listing_free(&l);
+	assert_null(l.v);
+}
+
+static void
+bad_listing(const char *xml, const char *want)
+{
+	struct s3_listing l;
+	char err[256] = "";
+
+	if (s3_parse_listing(xml, strlen(xml), &l, err, sizeof(err)) != -1)
+		fail_msg("<<%s>> should be refused", xml);
+	if (strstr(err, want) == NULL)
+		fail_msg("<<%s>>: got \"%s\", want \"%s\"", xml, err, want);
+	assert_null(l.v);
+}
+
+static void
+test_listing_refused(void **state)
+{
+	char *big;
+	size_t i;
+
+	(void)state;
+	bad_listing("", "truncated");
+	bad_listing("<ListBucketResult><Contents><Key>a</Key>", "truncated");
+	bad_listing("<ListBucketResult></Contents></ListBucketResult>", "mismatched");
+	bad_listing("<Error><Code>AccessDenied</Code></Error>", "not a listing");
+	bad_listing("<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>",
+	    "without a Key");
+	bad_listing("<ListBucketResult><Contents><Key></Key></Contents></ListBucketResult>",
+	    "key is empty");
+	bad_listing("<ListBucketResult><Contents><Key>a&#0;b</Key></Contents></ListBucketResult>",
+	    "NUL");
+	bad_listing("<ListBucketResult><Contents><Key>a&bogus;</Key></Contents></ListBucketResult>",
+	    "unknown entity");
+	bad_listing("<ListBucketResult><Contents><Key>&#xD800;</Key></Contents></ListBucketResult>",
+	    "character reference");
+	bad_listing("<!DOCTYPE x [<!ENTITY a \"b\">]><ListBucketResult/>", "DTD");
+	bad_listing("<ListBucketResult><Contents><Key>a</Key><Size>-1</Size></Contents>"
+	    "</ListBucketResult>", "Size");
+	bad_listing("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>",
+	    "NextContinuationToken");
+	bad_listing("<ListBucketResult/><ListBucketResult/>", "more than one root");
+	bad_listing("<a><b><c><d><e><f><g><h><i></i></h></g></f></e></d></c></b></a>", "deep");
+	/* A key longer than S3 allows. */
+	big = malloc(3000);
+	assert_non_null(big);
+	strcpy(big, "<ListBucketResult><Contents><Key>");
+	for (i = strlen(big); i < 2900; i++)
+		big[i] = 'k';
+	strcpy(big + 2900, "</Key></Contents></ListBucketResult>");
+	bad_listing(big, "longer than");
+	free(big);
+}
+
+static void
+test_error_body(void **state)
+{
+	static const char body[] = "<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch"
+	    "</Code><Message>The request\nsignature</Message></Error>";
+	char code[64], msg[16];
+
+	(void)state;
+	s3_parse_error(body, strlen(body), code, sizeof(code), msg, sizeof(msg));
+	assert_string_equal(code, "SignatureDoesNotMatch");
+	assert_string_equal(msg, "The request sig");
+	s3_parse_error("junk", 4, code, sizeof(code), msg, sizeof(msg));
+	assert_string_equal(code, "");
+}
+
+static void
+test_credentials(void **state)
+{
+	struct conf_source s = source("http://h", "b", NULL);
+	struct s3_creds cr;
+	char path[] = "/tmp/test_s3_credsXXXXXX", err[512];
+	FILE *fp;
+	int fd;
+
+	(void)state;
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AWS_SESSION_TOKEN");
+	assert_int_equal(s3_credentials(&s, &cr, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "AWS_ACCESS_KEY_ID"));
+	setenv("AWS_ACCESS_KEY_ID", "AKID", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "sec/ret", 1);
+	assert_int_equal(s3_credentials(&s, &cr, err, sizeof(err)), 0);
+	assert_string_equal(cr.id, "AKID");
+	assert_string_equal(cr.secret, "sec/ret");
+	assert_string_equal(cr.token, "");
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fp = fdopen(fd, "w");
+	fputs("# shared credentials\n[other]\naws_access_key_id = NOPE\n"
+	    "aws_secret_access_key = nope\n\n[default]\naws_access_key_id = FILEID \n"
+	    "aws_secret_access_key=filesecret\r\naws_session_token = tok\n", fp);
+	fclose(fp);
+	s.credentials_file = path;
+	assert_int_equal(s3_credentials(&s, &cr, err, sizeof(err)), 0);
+	assert_string_equal(cr.id, "FILEID");
+	assert_string_equal(cr.secret, "filesecret");
+	assert_string_equal(cr.token, "tok");
+	fp = fopen(path, "w");
+	fputs("[a]\naws_access_key_id = X\n[b]\naws_access_key_id = Y\n", fp);
+	fclose(fp);
+	assert_int_equal(s3_credentials(&s, &cr, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "[default]"));
+	unlink(path);
+	assert_int_equal(s3_credentials(&s, &cr, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "No such file"));
+}
+
+static void
+test_find_source(void **state)
+{
+	struct conf_source v[2];
+	struct conf c;
+	char id0[17], id1[17];
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	v[0] = source("http://a:1", "b", "video_");
+	v[1] = source("http://a:1/", "b", "audio_");
+	c.sources.v = v;
+	c.sources.n = 2;
+	assert_ptr_equal(s3_find_source(&c, NULL, "b", "audio_x"), &v[1]);
+	assert_ptr_equal(s3_find_source(&c, "http://a:1", "b", "video_x"), &v[0]);
+	assert_ptr_equal(s3_find_source(&c, "http://a:1/", "b", "audio_x"), &v[1]);
+	assert_null(s3_find_source(&c, "http://other", "b", "video_x"));
+	assert_null(s3_find_source(&c, NULL, "b", "other_x"));
+	assert_null(s3_find_source(&c, NULL, "c", "video_x"));
+	s3_source_id(&v[0], id0);
+	s3_source_id(&v[1], id1);
+	assert_int_equal(strlen(id0), 16);
+	assert_string_not_equal(id0, id1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sha256_vectors),
+		cmocka_unit_test(test_encode),
+		cmocka_unit_test(test_urls),
+		cmocka_unit_test(test_local_names),
+		cmocka_unit_test(test_listing),
+		cmocka_unit_test(test_listing_refused),
+		cmocka_unit_test(test_error_body),
+		cmocka_unit_test(test_credentials),
+		cmocka_unit_test(test_find_source),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
