@@ -209,8 +209,11 @@ fetch_curl_defaults(void *curl, const struct conf *c)
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)((c->fetch.low_speed_time_ms + 999) / 1000));
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->fetch.tls_verify ? 1L : 0L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->fetch.tls_verify ? 2L : 0L);
-	if (c->fetch.ca_file != NULL)
+	if (c->fetch.ca_file != NULL) {
+		/* Only the given file: Debian's libcurl would also read /etc/ssl/certs. */
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->fetch.ca_file);
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+	}
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "ingestd/" INGESTD_VERSION);
 }
 

@@ -92,20 +92,30 @@ queue_create(const char *name, long *depth, char *why, size_t whylen)
 	return q;
 }
 
-int
-queue_send(mqd_t q, char type, const char *name)
+/* A message is counted bytes, not a C string: type byte, then the name. */
+static ssize_t
+build(char *msg, size_t len, char type, const char *name)
 {
-	char msg[QUEUE_MSGSIZE];
 	size_t n = strlen(name);
 
-	if (n + 1 > sizeof(msg)) {
+	if (n + 1 > len) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	msg[0] = type;
-	/* A message is counted bytes, not a C string. */
 	memcpy(msg + 1, name, n); // NOLINT(bugprone-not-null-terminated-result)
-	while (mq_send(q, msg, n + 1, 0) == -1)
+	return (ssize_t)n + 1;
+}
+
+int
+queue_send(mqd_t q, char type, const char *name)
+{
+	char msg[QUEUE_MSGSIZE];
+	ssize_t n = build(msg, sizeof(msg), type, name);
+
+	if (n == -1)
+		return -1;
+	while (mq_send(q, msg, (size_t)n, 0) == -1)
 		if (errno != EINTR)
 			return -1;
 	return 0;
@@ -115,16 +125,12 @@ int
 queue_offer(mqd_t q, char type, const char *name)
 {
 	char msg[QUEUE_MSGSIZE];
-	struct timespec past = { 0, 0 };
-	size_t n = strlen(name);
+	struct timespec past = { 0, 0 };	/* in the past: never blocks */
+	ssize_t n = build(msg, sizeof(msg), type, name);
 
-	if (n + 1 > sizeof(msg)) {
-		errno = ENAMETOOLONG;
+	if (n == -1)
 		return -1;
-	}
-	msg[0] = type;
-	memcpy(msg + 1, name, n); // NOLINT(bugprone-not-null-terminated-result)
-	return mq_timedsend(q, msg, n + 1, 0, &past);
+	return mq_timedsend(q, msg, (size_t)n, 0, &past);
 }
 
 int
