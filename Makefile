@@ -103,6 +103,7 @@ check: deps-test
 	$(MAKE) lint mancheck
 	$(MAKE) fuzz-smoke
 	$(MAKE) integration
+	test/chaos/run short
 	$(MAKE) deb-test
 	@echo "make check: all suites passed"
 
@@ -138,8 +139,12 @@ fuzz: $(FUZZBINS)
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=15
 
+# Benchmarks against the peers a user would pick instead (see docs/BENCHMARKS.md).
+BENCH_DEPS = parallel incron inotify-tools unzip libarchive-tools aria2 nginx-light
 bench: all
-	@for b in test/bench/*; do [ -x "$$b" ] && "$$b"; done
+	$(call apt_missing,$(BENCH_DEPS))
+	@rc=0; for b in test/bench/*; do [ -f "$$b" ] && [ -x "$$b" ] || continue; \
+	    "$$b" || rc=1; done; exit $$rc
 
 chaos: all
 	test/chaos/run full

@@ -109,8 +109,8 @@ job_claim(const struct spool *s, struct job *j, const char *name)
 	 * the packet was renamed into the inbox: the time it waited for us.
 	 */
 	if (have && clock_gettime(CLOCK_REALTIME, &now) == 0) {
-		long long d = ((long long)now.tv_sec - st.st_ctim.tv_sec) * 1000 +
-		    (now.tv_nsec - st.st_ctim.tv_nsec) / 1000000;
+		long long d = (((long long)now.tv_sec - st.st_ctim.tv_sec) * 1000000000LL +
+		    (now.tv_nsec - st.st_ctim.tv_nsec)) / 1000000;
 
 		j->wait_ms = d < 0 ? 0 : d;
 	}

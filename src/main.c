@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,26 @@ main(int argc, char *argv[])
 
 	if (argc > 1 && strcmp(argv[1], "status") == 0)
 		return status_main(argc - 1, argv + 1);
+	{
+		/*
+		 * Before anything else: a TERM that arrives while we read the config
+		 * must wait for the supervisor's signalfd and end in a clean exit 0,
+		 * not kill us by its default action.
+		 */
+		static const int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGUSR1,
+		    SIGUSR2, SIGTTIN, SIGTTOU };
+		sigset_t set;
+		size_t i;
+
+		sigemptyset(&set);
+		for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+			sigaddset(&set, sigs[i]);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+	}
+	/* libarchive converts every entry's time with mktime(); without TZ glibc
+	 * stats /etc/localtime each time. Handlers get their own environment. */
+	if (getenv("TZ") == NULL)
+		(void)setenv("TZ", ":/etc/localtime", 0);
 	while ((ch = getopt(argc, argv, "c:d:w:vqtVh")) != -1) {
 		switch (ch) {
 		case 'c':

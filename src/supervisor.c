@@ -239,13 +239,16 @@ release_slot(struct sup *sp, int slot)
 	memset(&sp->sb->slot[slot], 0, sizeof(sp->sb->slot[slot]));
 }
 
-/* A crash loop must cost a growing pause, never a busy CPU. */
+/*
+ * A crash loop must cost a growing pause, never a busy CPU. A child that got
+ * work done before it died (jobs > 0) is not looping, however young.
+ */
 static void
-schedule_respawn(struct child *k, int crashed)
+schedule_respawn(struct child *k, int crashed, uint64_t jobs)
 {
 	uint64_t now = now_ms();
 
-	if (crashed && now - k->started < YOUNG_MS)
+	if (crashed && now - k->started < YOUNG_MS && jobs == 0)
 		k->delay = k->delay ? k->delay * 2 : RESPAWN_MIN_MS;
 	else
 		k->delay = 0;
@@ -327,6 +330,7 @@ reap(struct sup *sp, int shutting_down)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct child *k = NULL;
+		uint64_t jobs;
 		int crashed;
 
 		for (slot = 0; slot < SB_SLOTS; slot++)
@@ -343,6 +347,7 @@ reap(struct sup *sp, int shutting_down)
 			worker_crashed = 1;
 			requeue(sp, slot);
 		}
+		jobs = sp->sb->slot[slot].jobs_done + sp->sb->slot[slot].jobs_failed;
 		/* Dead is dead in the scoreboard too, even while a respawn waits. */
 		sp->sb->slot[slot].pid = 0;
 		__atomic_store_n(&sp->sb->slot[slot].state, SB_FREE, __ATOMIC_RELEASE);
@@ -358,7 +363,7 @@ reap(struct sup *sp, int shutting_down)
 			continue;
 		}
 		__atomic_add_fetch(&sp->sb->hdr.restarts, 1, __ATOMIC_RELAXED);
-		schedule_respawn(k, crashed);
+		schedule_respawn(k, crashed, jobs);
 		if (crashed)
 			log_warnx("event=exit role=%s pid=%ld slot=%d %s respawn_ms=%llu",
 			    role_name(sp, k), (long)pid, slot, how, (unsigned long long)k->delay);
@@ -391,7 +396,7 @@ respawn_due(struct sup *sp)
 		if (spawn(sp, i) == -1) {
 			log_warn("event=spawn role=%s slot=%d", role_name(sp, k), i);
 			k->started = now;
-			schedule_respawn(k, 1);
+			schedule_respawn(k, 1, 0);
 		}
 	}
 }

@@ -193,10 +193,46 @@ file_records(struct worker *w, struct job *j, int dirfd, const char *stem, const
 }
 
 /*
- * Move the packet to done/ or failed/, then journal it, then remove the job.
- * work/J/outcome is written first so that a crash at any point is finished
- * by whoever adopts the job, without running the handler again and without
- * a second journal line.
+ * Second half of filing, once the packet has left pkt/: the records, the
+ * directory's durability, the journal line, the job's removal. Every step
+ * may be repeated: after a failure (ENOSPC, EIO) or a crash it is run again,
+ * and `again` makes it look for its journal line first (from off, the
+ * journal's size before the first try) so that it is never written twice.
+ */
+static int
+complete(struct worker *w, struct job *j, int failed, const char *stem, const char *line,
+    off_t off, int again, uint64_t dur_ms)
+{
+	int dirfd = failed ? w->s->failedfd : w->s->donefd;
+	char q[NAME_MAX * 4 + 3];
+	const char *p;
+
+	file_records(w, j, dirfd, stem, line, failed);
+	if (spool_sync_dir(w->s, dirfd) == -1)
+		return -1;
+	if (!again || journal_has_job(w->s->dirfd, off, j->id) == 0) {
+		if (journal_append(w->journalfd, line, strlen(line), w->s->fsync) == -1)
+			return -1;
+		sb_job_finished(w->sb, w->slot, failed, dur_ms);
+		log_quote(q, sizeof(q), *j->name ? j->name : stem);
+		if (failed && (p = strstr(line, " reason=")) != NULL)
+			log_info("event=failed job=%s name=%s attempts=%u reason=%.*s", j->id, q,
+			    j->attempts, (int)strcspn(p + 8, "\n"), p + 8);
+		else
+			log_info("event=%s job=%s name=%s attempts=%u dur_ms=%llu",
+			    failed ? "failed" : "done", j->id, q, j->attempts,
+			    (unsigned long long)dur_ms);
+	}
+	if (job_remove(w->s, j) == -1)
+		log_warn("event=job_remove job=%s", j->id);
+	return 0;
+}
+
+/*
+ * Move the packet to done/ or failed/, then complete(). work/J/outcome is
+ * written first, whole (temporary name, then rename), so that a crash or
+ * an error at any later point is finished by resume() without running the
+ * handler again and without a second journal line.
  */
 static int
 finish(struct worker *w, struct job *j, int failed, const char *reason, uint64_t dur_ms)
@@ -205,7 +241,9 @@ finish(struct worker *w, struct job *j, int failed, const char *reason, uint64_t
 	int dirfd = failed ? w->s->failedfd : w->s->donefd;
 	int del = !failed && w->c->packet.on_success == ON_SUCCESS_DELETE;
 	char stem[NAME_MAX + 1], ts[40], qname[NAME_MAX * 4 + 3], qfiled[NAME_MAX * 4 + 16];
-	char line[JOURNAL_LINE_MAX], outcome[JOURNAL_LINE_MAX + 64], filed[NAME_MAX + 16];
+	char line[JOURNAL_LINE_MAX], outcome[JOURNAL_LINE_MAX + NAME_MAX + 64];
+	char filed[NAME_MAX + 16];
+	off_t off = journal_size(w->journalfd);
 	unsigned n = 0;
 	int len, olen;
 
@@ -226,9 +264,9 @@ finish(struct worker *w, struct job *j, int failed, const char *reason, uint64_t
 			len = (int)sizeof(line) - 1;
 			line[len - 1] = '\n';
 		}
+		/* The stem goes last on its line: names may hold spaces. */
 		olen = snprintf(outcome, sizeof(outcome), "journal_off=%lld stem=%s\n%s",
-		    (long long)journal_size(w->journalfd), stem, line);
-		/* Whole or absent, never half-written: a crash here must not wedge the job. */
+		    (long long)off, stem, line);
 		if (write_file_at(j->fd, OUTCOME_FILE ".tmp", outcome, (size_t)olen, w->s->fsync,
 		    0) == -1 || renameat(j->fd, OUTCOME_FILE ".tmp", j->fd, OUTCOME_FILE) == -1)
 			return -1;
@@ -243,32 +281,72 @@ finish(struct worker *w, struct job *j, int failed, const char *reason, uint64_t
 			return -1;
 		n++;	/* another worker filed a packet of the same name just now */
 	}
-	file_records(w, j, dirfd, stem, line, failed);
-	if (spool_sync_dir(w->s, dirfd) == -1)
-		return -1;
-	if (journal_append(w->journalfd, line, (size_t)len, w->s->fsync) == -1)
-		return -1;
-	sb_job_finished(w->sb, w->slot, failed, dur_ms);
-	if (failed)
-		log_info("event=failed job=%s name=%s attempts=%u reason=%s", j->id, qname,
-		    j->attempts, reason);
-	else
-		log_info("event=done job=%s name=%s attempts=%u dur_ms=%llu", j->id, qname,
-		    j->attempts, (unsigned long long)dur_ms);
-	if (job_remove(w->s, j) == -1)
-		log_warn("event=job_remove job=%s", j->id);
-	return 0;
+	return complete(w, j, failed, stem, line, off, 0, dur_ms);
 }
 
-/* Filing can fail for a while (ENOSPC, EIO): keep the job and try again. */
+/*
+ * Carry on from work/J/outcome: file the packet again if it never left
+ * pkt/, else complete() what is left. 0, -1 to retry later, or -2 when the
+ * outcome cannot be read.
+ */
+static int
+resume(struct worker *w, struct job *j)
+{
+	char buf[JOURNAL_LINE_MAX + NAME_MAX + 64], *line, *p, *stem;
+	struct stat st;
+	long long off;
+	ssize_t n;
+	int fd, failed;
+
+	fd = openat(j->fd, OUTCOME_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1)
+		return -2;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -2;
+	buf[n] = '\0';
+	line = strchr(buf, '\n');
+	stem = strstr(buf, " stem=");
+	if (line == NULL || stem == NULL || stem > line ||
+	    sscanf(buf, "journal_off=%lld ", &off) != 1 || line[1] == '\0')
+		return -2;
+	*line++ = '\0';
+	stem += 6;
+	failed = strstr(line, " outcome=failed ") != NULL;
+	if (*j->name && fstatat(j->pktfd, j->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		/* The packet never left: file it again with the recorded verdict. */
+		p = strstr(line, " reason=");
+		if (p != NULL)
+			p[strcspn(p, "\n")] = '\0';
+		return finish(w, j, failed, p ? p + 8 : "", 0);
+	}
+	return complete(w, j, failed, stem, line, (off_t)off, 1, 0);
+}
+
+/*
+ * Filing can fail for a while (ENOSPC, EIO): keep the job and try again,
+ * from where it stopped. With from_outcome the job was adopted with its
+ * verdict already written.
+ */
 static enum run_result
-finish_retrying(struct worker *w, struct job *j, int failed, const char *reason, uint64_t dur)
+finish_retrying(struct worker *w, struct job *j, int failed, const char *reason, uint64_t dur,
+    int from_outcome)
 {
 	unsigned attempt;
+	int rc;
 
 	for (attempt = 1;; attempt++) {
-		if (finish(w, j, failed, reason, dur) == 0)
+		if (attempt == 1 && !from_outcome)
+			rc = finish(w, j, failed, reason, dur);
+		else if (faccessat(j->fd, OUTCOME_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			rc = resume(w, j);
+		else
+			rc = finish(w, j, failed, reason, dur);	/* failed before the outcome */
+		if (rc == 0)
 			return RUN_FILED;
+		if (rc == -2)
+			return RUN_ERROR;
 		log_warn("event=file_retry job=%s name=%s attempt=%u", j->id, j->name, attempt);
 		if (wait_ms(w, backoff_for(w->c, attempt))) {
 			j->interrupted = 1;
@@ -277,46 +355,6 @@ finish_retrying(struct worker *w, struct job *j, int failed, const char *reason,
 			return RUN_ABANDONED;
 		}
 	}
-}
-
-/* An adopted job whose outcome was decided before the crash: complete it. */
-static enum run_result
-refinish(struct worker *w, struct job *j)
-{
-	char buf[JOURNAL_LINE_MAX + 64], *line, *p, stem[NAME_MAX + 1];
-	long long off;
-	ssize_t n;
-	int fd, failed;
-
-	fd = openat(j->fd, OUTCOME_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd == -1)
-		return RUN_ERROR;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return RUN_ERROR;
-	buf[n] = '\0';
-	line = strchr(buf, '\n');
-	if (line == NULL || sscanf(buf, "journal_off=%lld stem=%255s", &off, stem) != 2)
-		return RUN_ERROR;
-	line++;
-	failed = strstr(line, " outcome=failed ") != NULL;
-	if (*j->name) {
-		/* The packet never left: file it again with the recorded verdict. */
-		p = strstr(line, " reason=");
-		if (p != NULL)
-			p[strcspn(p, "\n")] = '\0';
-		return finish_retrying(w, j, failed, p ? p + 8 : "", 0);
-	}
-	file_records(w, j, failed ? w->s->failedfd : w->s->donefd, stem, line, failed);
-	(void)spool_sync_dir(w->s, failed ? w->s->failedfd : w->s->donefd);
-	if (journal_has_job(w->s->dirfd, (off_t)off, j->id) == 0) {
-		(void)journal_append(w->journalfd, line, strlen(line), w->s->fsync);
-		sb_job_finished(w->sb, w->slot, failed, 0);
-	}
-	log_info("event=recovered job=%s filed=%s", j->id, stem);
-	(void)job_remove(w->s, j);
-	return RUN_FILED;
 }
 
 /* --- running --------------------------------------------------------------- */
@@ -476,7 +514,7 @@ run_fetch(struct worker *w, struct job *j, uint64_t start)
 		if (wait_ms(w, backoff_for(w->c, j->attempts)))
 			return abandon(w, j);
 	}
-	return finish_retrying(w, j, rc != PACKET_OK, reason, now_ms() - start);
+	return finish_retrying(w, j, rc != PACKET_OK, reason, now_ms() - start, 0);
 }
 
 static enum run_result
@@ -493,16 +531,16 @@ run_job(struct worker *w, struct job *j)
 	memset(&pr, 0, sizeof(pr));
 	if (j->crashes > c->handler.retries) {
 		snprintf(reason, sizeof(reason), "crashed crashes=%u", j->crashes);
-		return finish_retrying(w, j, 1, reason, 0);
+		return finish_retrying(w, j, 1, reason, 0, 0);
 	}
 	if (fstatat(j->pktfd, j->name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		log_warn("event=stat job=%s name=%s", j->id, j->name);
 		return RUN_ERROR;
 	}
 	if (S_ISLNK(st.st_mode))
-		return finish_retrying(w, j, 1, "symlink", 0);
+		return finish_retrying(w, j, 1, "symlink", 0, 0);
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
-		return finish_retrying(w, j, 1, "type error=\"not a regular file or folder\"", 0);
+		return finish_retrying(w, j, 1, "type error=\"not a regular file or folder\"", 0, 0);
 	if (S_ISREG(st.st_mode) && fetch_is_url_packet(j->name))
 		return run_fetch(w, j, start);
 
@@ -559,7 +597,7 @@ run_job(struct worker *w, struct job *j)
 	}
 file:
 	packet_cleanup(c, j->dir, &pr);
-	return finish_retrying(w, j, failed, reason, now_ms() - start);
+	return finish_retrying(w, j, failed, reason, now_ms() - start, 0);
 }
 
 /* --- the loop --------------------------------------------------------------- */
@@ -578,7 +616,7 @@ adopt_one(struct worker *w, const char *id)
 		return;
 	}
 	if (faccessat(j.fd, OUTCOME_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (refinish(w, &j) != RUN_ERROR)
+		if (finish_retrying(w, &j, 0, "", 0, 1) != RUN_ERROR)
 			return;
 		/*
 		 * Unreadable: nothing was filed or journaled from it (the outcome is
