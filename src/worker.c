@@ -337,12 +337,11 @@ finish_retrying(struct worker *w, struct job *j, int failed, const char *reason,
 	int rc;
 
 	for (attempt = 1;; attempt++) {
-		if (attempt == 1 && !from_outcome)
-			rc = finish(w, j, failed, reason, dur);
-		else if (faccessat(j->fd, OUTCOME_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-			rc = resume(w, j);
-		else
-			rc = finish(w, j, failed, reason, dur);	/* failed before the outcome */
+		/* After a failure, carry on from the outcome if it was written. */
+		int again = from_outcome ||
+		    (attempt > 1 && faccessat(j->fd, OUTCOME_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0);
+
+		rc = again ? resume(w, j) : finish(w, j, failed, reason, dur);
 		if (rc == 0)
 			return RUN_FILED;
 		if (rc == -2)
