@@ -1396,34 +1396,35 @@ check_endpoint(const char *v, size_t idx, char *why, size_t len)
 	return -1;
 }
 
+/* Non-empty, at most max bytes, every byte in set: then 0, else -1 and why. */
+static int
+check_charset(const char *v, size_t max, const char *set, const char *what, char *why,
+    size_t len)
+{
+	char q[QBUF];
+
+	if (v[0] != '\0' && strlen(v) <= max && strspn(v, set) == strlen(v))
+		return 0;
+	snprintf(why, len, "%s is not %s", quote(q, sizeof(q), v), what);
+	return -1;
+}
+
+#define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
 /* S3 allows 3-63 of [a-z0-9.-]; compatible servers are laxer. It goes in URLs as is. */
 static int
 check_bucket(const char *v, size_t idx, char *why, size_t len)
 {
-	char q[QBUF];
-
 	(void)idx;
-	if (v[0] != '\0' && strlen(v) <= 255 &&
-	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
-	    strlen(v))
-		return 0;
-	snprintf(why, len, "%s is not a bucket name (letters, digits, '.', '-' and '_')",
-	    quote(q, sizeof(q), v));
-	return -1;
+	return check_charset(v, 255, ALNUM "._-",
+	    "a bucket name (letters, digits, '.', '-' and '_')", why, len);
 }
 
 static int
 check_region(const char *v, size_t idx, char *why, size_t len)
 {
-	char q[QBUF];
-
 	(void)idx;
-	if (v[0] != '\0' && strlen(v) <= 64 &&
-	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
-	    strlen(v))
-		return 0;
-	snprintf(why, len, "%s is not a region name such as eu-west-1", quote(q, sizeof(q), v));
-	return -1;
+	return check_charset(v, 64, ALNUM "-_", "a region name such as eu-west-1", why, len);
 }
 
 static int
