@@ -48,8 +48,9 @@ SUDO       = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 all: ingestd
 
+# Replace by rename: cp onto a running daemon fails with "Text file busy".
 ingestd: $(BUILD)/ingestd
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/ingestd: $(OBJS)
 	$(CC) $(FINAL_LDFLAGS) -o $@ $(OBJS) $(LIBS)
