@@ -25,6 +25,41 @@ log_set_role(const char *role)
 	log_role = role;
 }
 
+/*
+ * A value that reached a line unquoted must still not start a line of its own:
+ * control bytes become \xNN in place, cut at cap. The root cure is LQ() at the
+ * call; this keeps one forgotten call from forging a whole log line.
+ */
+static size_t
+defang(char *line, size_t n, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	char out[4096];
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)line[i] < ' ' || line[i] == 0x7f)
+			break;
+	if (i == n)
+		return n;
+	memcpy(out, line, i);
+	o = i;
+	for (; i < n && o + 4 < cap && o + 4 < sizeof(out); i++) {
+		unsigned char ch = (unsigned char)line[i];
+
+		if (ch < ' ' || ch == 0x7f) {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		} else {
+			out[o++] = (char)ch;
+		}
+	}
+	memcpy(line, out, o);
+	return o;
+}
+
 /* One write(2) per line, so lines from several processes never interleave. */
 static void
 log_emit(const char *level, int with_errno, int saved_errno, const char *fmt, va_list ap)
@@ -42,6 +77,7 @@ log_emit(const char *level, int with_errno, int saved_errno, const char *fmt, va
 	n += m;
 	if ((size_t)n >= sizeof(line) - 64)
 		n = (int)sizeof(line) - 64;
+	n = (int)defang(line, (size_t)n, sizeof(line) - 64);
 	if (with_errno) {
 		char q[256];
 		n += snprintf(line + n, sizeof(line) - (size_t)n, " error=%s",

@@ -24,4 +24,14 @@ void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
  */
 char *log_quote(char *buf, size_t len, const char *s);
 
+/*
+ * LQ(s): s quoted for a log line, in a buffer that lives until the end of the
+ * enclosing statement. Every value that comes from outside the daemon (names,
+ * paths, keys, URLs, manifest values, error texts from libraries) is logged
+ * through it: log_info("event=claim name=%s", LQ(name)). Values longer than
+ * LOG_QUOTE_MAX are cut, still quoted.
+ */
+#define LOG_QUOTE_MAX 1024
+#define LQ(s) log_quote((char[LOG_QUOTE_MAX]){ 0 }, LOG_QUOTE_MAX, (s))
+
 #endif
