@@ -4,6 +4,7 @@
 VERSION    = 0.1.0
 PREFIX    ?= /usr/local
 SBINDIR   ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR    ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 DESTDIR   ?=
@@ -44,16 +45,25 @@ TEST_DEPS  = $(BUILD_DEPS) clang libclang-rt-14-dev libcmocka-dev bats runit man
 SUDO       = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all run check deps deps-test unit unit-asan integration asan lint mancheck \
-        fuzz fuzz-smoke install uninstall deb deb-test bench chaos clean
+        fuzz fuzz-smoke install uninstall deb deb-test bench chaos clean FORCE
 
 all: ingestd
 
+# ingestd is a small launcher (src/launcher/) that blocks the daemon's signals
+# and executes ingestd-core beside it, or the installed one: see its comment.
 # Replace by rename: cp onto a running daemon fails with "Text file busy".
-ingestd: $(BUILD)/ingestd
-	cp $< $@.tmp && mv -f $@.tmp $@
+ingestd: $(BUILD)/ingestd $(BUILD)/ingestd-core
+	cp $(BUILD)/ingestd-core ingestd-core.tmp && mv -f ingestd-core.tmp ingestd-core
+	cp $(BUILD)/ingestd $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/ingestd: $(OBJS)
+$(BUILD)/ingestd-core: $(OBJS)
 	$(CC) $(FINAL_LDFLAGS) -o $@ $(OBJS) $(LIBS)
+
+# libc only, never sanitized: its whole point is to run before a loader would.
+LAUNCHER = $(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ src/launcher/ingestd.c \
+	   -DINGESTD_CORE='"$(LIBEXECDIR)/ingestd/ingestd-core"'
+$(BUILD)/ingestd: src/launcher/ingestd.c $(BUILD)/ingestd-core
+	$(LAUNCHER)
 
 $(BUILD)/%.o: src/%.c | $(BUILD)
 	$(CC) $(FINAL_CFLAGS) -c -o $@ $<
@@ -120,7 +130,7 @@ integration:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	    --std=c11 --inline-suppr -D_GNU_SOURCE --suppress=missingIncludeSystem src
-	echo $(SRCS) | tr ' ' '\n' | xargs -P 2 -n 1 sh -c 'clang-tidy --quiet "$$@" -- \
+	echo $(SRCS) src/launcher/ingestd.c | tr ' ' '\n' | xargs -P 2 -n 1 sh -c 'clang-tidy --quiet "$$@" -- \
 	    $(WARN) $(shell pkg-config --cflags $(PKGS)) -DINGESTD_VERSION="\"$(VERSION)\"" \
 	    2>/dev/null' clang-tidy
 
@@ -151,10 +161,16 @@ chaos: all
 	test/chaos/run full
 
 # --- install and package ------------------------------------------------------
-install: ingestd
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
-	    $(DESTDIR)$(SYSCONFDIR)/ingestd
-	install -m 0755 ingestd $(DESTDIR)$(SBINDIR)/ingestd
+# The launcher is built again for where the core goes, whatever PREFIX the build had.
+$(BUILD)/ingestd.install: src/launcher/ingestd.c FORCE
+	$(LAUNCHER)
+FORCE:
+
+install: ingestd $(BUILD)/ingestd.install
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)/ingestd $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/ingestd
+	install -m 0755 $(BUILD)/ingestd.install $(DESTDIR)$(SBINDIR)/ingestd
+	install -m 0755 ingestd-core $(DESTDIR)$(LIBEXECDIR)/ingestd/ingestd-core
 	install -m 0644 man/ingestd.8 $(DESTDIR)$(MANDIR)/man8/ingestd.8
 	install -m 0644 man/ingestd.yml.5 $(DESTDIR)$(MANDIR)/man5/ingestd.yml.5
 	@# never overwrite an admin's config; a DESTDIR staging tree always gets it
@@ -162,7 +178,8 @@ install: ingestd
 	    install -m 0644 etc/ingestd.yml $(DESTDIR)$(SYSCONFDIR)/ingestd/ingestd.yml
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/ingestd $(DESTDIR)$(MANDIR)/man8/ingestd.8 \
+	rm -f $(DESTDIR)$(SBINDIR)/ingestd $(DESTDIR)$(LIBEXECDIR)/ingestd/ingestd-core \
+	    $(DESTDIR)$(MANDIR)/man8/ingestd.8 \
 	    $(DESTDIR)$(MANDIR)/man5/ingestd.yml.5
 
 # Built from a copy of what the package needs in build-deb/: dpkg-buildpackage
@@ -180,4 +197,4 @@ deb-test:
 	test/deb/run.sh
 
 clean:
-	rm -rf build build-asan build-fuzz build-deb ingestd dist
+	rm -rf build build-asan build-fuzz build-deb ingestd ingestd-core dist

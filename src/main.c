@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -43,13 +44,14 @@ main(int argc, char *argv[])
 	if (setlocale(LC_CTYPE, "C.UTF-8") == NULL)
 		(void)setlocale(LC_CTYPE, "");
 
-	if (argc > 1 && strcmp(argv[1], "status") == 0)
-		return status_main(argc - 1, argv + 1);
+	/* The launcher came first: ps and top should still say ingestd. */
+	(void)prctl(PR_SET_NAME, "ingestd");
 	{
 		/*
 		 * Before anything else: a TERM that arrives while we read the config
 		 * must wait for the supervisor's signalfd and end in a clean exit 0,
-		 * not kill us by its default action.
+		 * not kill us by its default action. The launcher (src/launcher/)
+		 * blocked them already; this holds when the core is run directly.
 		 */
 		static const int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGUSR1,
 		    SIGUSR2, SIGTTIN, SIGTTOU };
@@ -59,6 +61,11 @@ main(int argc, char *argv[])
 		sigemptyset(&set);
 		for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 			sigaddset(&set, sigs[i]);
+		if (argc > 1 && strcmp(argv[1], "status") == 0) {
+			/* A command, not the daemon: ^C must work as anywhere else. */
+			sigprocmask(SIG_UNBLOCK, &set, NULL);
+			return status_main(argc - 1, argv + 1);
+		}
 		sigprocmask(SIG_BLOCK, &set, NULL);
 	}
 	/* libarchive converts every entry's time with mktime(); without TZ glibc
@@ -124,6 +131,10 @@ main(int argc, char *argv[])
 		return EX_CONFIG;
 	}
 	if (test) {
+		sigset_t all;
+
+		sigfillset(&all);
+		sigprocmask(SIG_UNBLOCK, &all, NULL);
 		conf_print(&c, stdout);
 		fprintf(stderr, "%s: configuration OK\n", c.file ? c.file : "(built-in defaults)");
 		conf_free(&c);

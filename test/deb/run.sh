@@ -186,14 +186,17 @@ expect_eq() {
 	[ "$1" = "$2" ] || { echo "got '$1', want '$2'"; return 1; }
 }
 
-# ingestd_pids: every process running the packaged binary (other ingestd
-# processes, such as other test suites' daemons, are none of our business).
+# ingestd_pids: every process running the packaged binaries, the launcher or
+# the daemon it executes (other ingestd processes, such as other test suites'
+# daemons, are none of our business).
 ingestd_pids() {
 	local d exe
 	for d in /proc/[0-9]*; do
 		exe=$(readlink "$d/exe" 2>/dev/null) || continue
 		case $exe in
-		/usr/sbin/ingestd | "/usr/sbin/ingestd (deleted)") echo "${d#/proc/}" ;;
+		/usr/sbin/ingestd | "/usr/sbin/ingestd (deleted)" | \
+		    /usr/libexec/ingestd/ingestd-core | "/usr/libexec/ingestd/ingestd-core (deleted)")
+			echo "${d#/proc/}" ;;
 		esac
 	done
 }
@@ -422,6 +425,7 @@ out=$(dpkg --remove ingestd 2>&1)
 check "dpkg --remove succeeds" eval '! installed || { echo "$out"; false; }'
 check "... stops the service: no ingestd process" wait_until "$TIMEOUT" no_ingestd
 check "... removes /usr/sbin/ingestd" test ! -e /usr/sbin/ingestd
+check "... removes /usr/libexec/ingestd" test ! -e /usr/libexec/ingestd
 check "... keeps the spool, its packets and journal" sh -c '
     test -f "$1/done/t1.zip" -a -f "$1/done/t3.zip" -a -s "$1/journal"' sh "$SPOOL"
 check "... keeps the user, the config and the log" sh -c '
@@ -433,7 +437,7 @@ stop_runsvdir
 out=$(dpkg --purge ingestd 2>&1)
 check "dpkg --purge succeeds without warnings" eval \
     '! known && ! grep -qiE "warning|error|not empty" <<<"$out" || { echo "$out"; false; }'
-for path in /usr/sbin/ingestd /etc/ingestd /etc/sv/ingestd /etc/runit/runsvdir/default/ingestd \
+for path in /usr/sbin/ingestd /usr/libexec/ingestd /etc/ingestd /etc/sv/ingestd /etc/runit/runsvdir/default/ingestd \
     "$SPOOL" "$LOGDIR" /usr/share/man/man8/ingestd.8.gz /usr/share/doc/ingestd; do
 	check "... removes $path" test ! -e "$path" -a ! -L "$path"
 done
