@@ -11,7 +11,13 @@
 
 #include "job.h"
 
-#define STATE_FILE "state"
+/*
+ * The state record: one line padded with spaces to a fixed size, written over
+ * itself with pwrite(2). It is never synced: after a crash it may be stale
+ * (another job's: the id tells) or torn (no newline at its end), and the
+ * defaults then apply, which only makes a count start again.
+ */
+#define STATE_SIZE 192
 
 int
 job_is_id(const char *s)
@@ -24,86 +30,162 @@ job_is_id(const char *s)
 	return s[JOB_ID_LEN] == '\0';
 }
 
+long long
+job_id_ms(const char *id)
+{
+	/* The pid mixed into the low bits moves it by a few ms at most. */
+	return (long long)(strtoull(id, NULL, 16) / 1000000ULL);
+}
+
+int
+job_parse_deferred(const char *name, long long *due_ms, char id[JOB_ID_LEN + 1])
+{
+	const char *dot = strchr(name, '.');
+	long long due = 0;
+	const char *p;
+
+	if (dot == NULL || dot == name || dot - name > 18 || !job_is_id(dot + 1))
+		return 0;
+	for (p = name; p < dot; p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		due = due * 10 + (*p - '0');
+	}
+	*due_ms = due;
+	memcpy(id, dot + 1, JOB_ID_LEN + 1);
+	return 1;
+}
+
 static void
 job_init(struct job *j)
 {
 	memset(j, 0, sizeof(*j));
 	j->fd = j->pktfd = -1;
 	j->wait_ms = -1;
+	j->line_at = j->journal_from = -1;
+}
+
+const char *
+job_state_name(enum job_state st)
+{
+#define JOB_STATE_NAME(name, disk, meaning, action) #name,
+	static const char *const names[] = { JOB_STATES(JOB_STATE_NAME) };
+#undef JOB_STATE_NAME
+
+	/* "JOB_OPEN" -> "OPEN": the man page's words are the other columns. */
+	return st >= 0 && st < JOB_NSTATES ? names[st] + 4 : "?";
+}
+
+static void
+new_id(char id[JOB_ID_LEN + 1], unsigned bump)
+{
+	struct timespec ts;
+	unsigned long long v;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	/* Time-ordered ids make `ls work/` read like a timeline. */
+	v = ((unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec) ^
+	    (unsigned long long)getpid();
+	snprintf(id, JOB_ID_LEN + 1, "%016llx", v + bump);
+}
+
+static void
+set_dir(const struct spool *s, struct job *j)
+{
+	snprintf(j->dir, sizeof(j->dir), "%s/work/%s", s->path, j->id);
+}
+
+/* Is the directory open on fd still linked as dirfd/name? */
+static int
+still_there(int fd, int dirfd, const char *name)
+{
+	struct stat a, b;
+
+	return fstat(fd, &a) == 0 && fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+static int
+open_dir(int dirfd, const char *name)
+{
+	return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
 int
-job_new(const struct spool *s, struct job *j)
+job_spare(const struct spool *s, struct job *j)
 {
-	struct timespec ts;
-	struct stat a, b;
-	unsigned long long id;
-	int tries;
+	unsigned tries;
+	int e;
 
 	job_init(j);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	/* Time-ordered ids make `ls work/` read like a timeline. */
-	id = ((unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec) ^
-	    (unsigned long long)getpid();
-	for (tries = 0; tries < 1000; tries++, id++) {
-		snprintf(j->id, sizeof(j->id), "%016llx", id);
+	for (tries = 0; tries < 1000; tries++) {
+		new_id(j->id, tries);
 		if (mkdirat(s->workfd, j->id, 0750) == -1) {
 			if (errno == EEXIST)
 				continue;
 			return -1;
 		}
-		j->fd = openat(s->workfd, j->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		j->fd = open_dir(s->workfd, j->id);
 		if (j->fd == -1) {
 			if (errno == ENOENT)
-				continue;	/* adopted and removed as empty already */
+				continue;	/* swept as an empty directory already */
 			return -1;
 		}
 		/*
-		 * A worker starting up may adopt and remove an empty job dir in
-		 * the moment before we lock it: if so, ours is gone; try again.
+		 * The supervisor's sweep may have taken a fresh directory for a dead
+		 * worker's and had it removed before we could lock it: then try again.
 		 */
-		if (flock(j->fd, LOCK_EX | LOCK_NB) == -1 ||
-		    fstat(j->fd, &a) == -1 ||
-		    fstatat(s->workfd, j->id, &b, AT_SYMLINK_NOFOLLOW) == -1 ||
-		    a.st_ino != b.st_ino) {
+		if (flock(j->fd, LOCK_EX | LOCK_NB) == -1 || !still_there(j->fd, s->workfd, j->id)) {
 			close(j->fd);
 			j->fd = -1;
 			continue;
 		}
-		if (mkdirat(j->fd, "pkt", 0750) == -1 && errno != EEXIST)
+		if ((mkdirat(j->fd, JOB_PKT, 0750) == -1 && errno != EEXIST) ||
+		    (mkdirat(j->fd, JOB_TREE, 0750) == -1 && errno != EEXIST))
 			goto fail;
-		j->pktfd = openat(j->fd, "pkt", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		j->pktfd = open_dir(j->fd, JOB_PKT);
 		if (j->pktfd == -1)
 			goto fail;
-		snprintf(j->dir, sizeof(j->dir), "%s/work/%s", s->path, j->id);
+		set_dir(s, j);
 		return 0;
 	}
 	errno = EEXIST;
 	return -1;
 fail:
-	{
-		int e = errno;
-
-		(void)spool_rmtree(s->workfd, j->id);
-		job_release(j);
-		errno = e;
-	}
+	e = errno;
+	(void)spool_rmtree(s->workfd, j->id);
+	job_release(j);
+	errno = e;
 	return -1;
 }
 
 int
 job_claim(const struct spool *s, struct job *j, const char *name)
 {
-	struct stat st;
+	char id[JOB_ID_LEN + 1];
 	struct timespec now;
-	int have = fstatat(s->inboxfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	struct stat st;
+	unsigned tries;
+	int have;
 
+	/* A fresh id for every job: the spare's is an earlier job's. */
+	for (tries = 0;; tries++) {
+		new_id(id, tries);
+		if (renameat2(s->workfd, j->id, s->workfd, id, RENAME_NOREPLACE) == 0)
+			break;
+		if (errno != EEXIST || tries >= 1000)
+			return -1;
+	}
+	memcpy(j->id, id, sizeof(id));
+	set_dir(s, j);
+	have = fstatat(s->inboxfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 	if (renameat2(s->inboxfd, name, j->pktfd, name, RENAME_NOREPLACE) == -1)
 		return -1;
 	snprintf(j->name, sizeof(j->name), "%s", name);
-	j->attempts = j->crashes = 0;
-	j->interrupted = 0;
+	j->attempts = j->crashes = j->ftries = 0;
+	j->interrupted = j->unsynced = j->has_log = j->has_manifest = j->has_verdict = 0;
 	j->wait_ms = -1;
+	j->line_at = j->journal_from = -1;
 	/*
 	 * rename(2) sets ctime, so the ctime seen just before our claim is when
 	 * the packet was renamed into the inbox: the time it waited for us.
@@ -117,67 +199,128 @@ job_claim(const struct spool *s, struct job *j, const char *name)
 	return 0;
 }
 
+int
+job_state_parse(const char *buf, size_t len, const char *id, struct job *j)
+{
+	unsigned attempts, ftries;
+	int interrupted, unsynced, n = 0;
+	long long line_at, from;
+	char rid[JOB_ID_LEN + 1];
+
+	/* Whole, or nothing: a torn record has no newline at the end. */
+	if (len != STATE_SIZE || buf[len - 1] != '\n' || memchr(buf, '\0', len) != NULL)
+		return -1;
+	if (sscanf(buf, "v1 job=%16[0-9a-f] attempts=%u ftries=%u interrupted=%d unsynced=%d "
+	    "line_at=%lld from=%lld%n", rid, &attempts, &ftries, &interrupted, &unsynced, &line_at,
+	    &from, &n) != 7 || n == 0 || strcmp(rid, id) != 0 || attempts > 1000000 ||
+	    ftries > 1000000 || (interrupted != 0 && interrupted != 1) ||
+	    (unsynced != 0 && unsynced != 1) || line_at < -1 || from < -1)
+		return -1;
+	j->attempts = attempts;
+	j->ftries = ftries;
+	j->interrupted = interrupted;
+	j->unsynced = unsynced;
+	j->line_at = line_at;
+	j->journal_from = from;
+	return 0;
+}
+
 static void
 load_state(struct job *j)
 {
-	char buf[256];
+	char buf[STATE_SIZE];
 	ssize_t n;
 	int fd;
-	char *p;
 
-	fd = openat(j->fd, STATE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(j->fd, JOB_STATE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd == -1)
 		return;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = pread(fd, buf, sizeof(buf), 0);
 	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	if ((p = strstr(buf, "attempts=")) != NULL)
-		j->attempts = (unsigned)strtoul(p + 9, NULL, 10);
-	if ((p = strstr(buf, "crashes=")) != NULL)
-		j->crashes = (unsigned)strtoul(p + 8, NULL, 10);
-	if ((p = strstr(buf, "interrupted=")) != NULL)
-		j->interrupted = (int)strtol(p + 12, NULL, 10);
-	if ((p = strstr(buf, "instance=")) != NULL)
-		snprintf(j->instance, sizeof(j->instance), "%.*s", (int)strcspn(p + 9, " \n"),
-		    p + 9);
+	if (n > 0)
+		(void)job_state_parse(buf, (size_t)n, j->id, j);
 }
 
 int
-job_adopt(const struct spool *s, const char *id, struct job *j)
+job_save_state(const struct job *j)
 {
-	struct dirent *de;
-	DIR *d;
-	int dupfd;
+	char buf[STATE_SIZE + 1];
+	int fd, n, e;
 
-	job_init(j);
-	snprintf(j->id, sizeof(j->id), "%s", id);
-	j->fd = openat(s->workfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (j->fd == -1)
-		return errno == ENOENT ? 0 : -1;
-	if (flock(j->fd, LOCK_EX | LOCK_NB) == -1) {
-		int e = errno;
-
-		close(j->fd);
-		j->fd = -1;
-		if (e == EWOULDBLOCK)
-			return 0;
+	n = snprintf(buf, sizeof(buf), "v1 job=%s attempts=%u ftries=%u interrupted=%d unsynced=%d "
+	    "line_at=%lld from=%lld", j->id, j->attempts, j->ftries, j->interrupted, j->unsynced,
+	    j->line_at, j->journal_from);
+	if (n < 0 || n >= STATE_SIZE) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	memset(buf + n, ' ', (size_t)(STATE_SIZE - 1 - n));
+	buf[STATE_SIZE - 1] = '\n';
+	fd = openat(j->fd, JOB_STATE, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd == -1)
+		return -1;
+	if (pwrite(fd, buf, STATE_SIZE, 0) != STATE_SIZE) {
+		e = errno ? errno : EIO;
+		close(fd);
 		errno = e;
 		return -1;
 	}
-	snprintf(j->dir, sizeof(j->dir), "%s/work/%s", s->path, id);
-	j->pktfd = openat(j->fd, "pkt", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return close(fd);
+}
+
+static int
+present(int dirfd, const char *name, struct stat *st)
+{
+	return fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Lock dirfd/name on a fresh descriptor: fd, or -1 with errno (EWOULDBLOCK: held). */
+static int
+open_locked(int dirfd, const char *name)
+{
+	int fd = open_dir(dirfd, name), e;
+
+	if (fd == -1)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	/* Renamed away between the open and the lock: not the one we meant. */
+	if (!still_there(fd, dirfd, name)) {
+		close(fd);
+		errno = ENOENT;
+		return -1;
+	}
+	return fd;
+}
+
+/* Read the job whose locked directory work/id is open on fd (taken over by j). */
+static int
+take(const struct spool *s, const char *id, int fd, struct job *j)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int dupfd, e;
+
+	job_init(j);
+	snprintf(j->id, sizeof(j->id), "%s", id);
+	j->fd = fd;
+	set_dir(s, j);
+	j->pktfd = open_dir(j->fd, JOB_PKT);
 	if (j->pktfd == -1) {
-		if (errno != ENOENT)
-			goto fail;
-		/* Crashed between mkdir and mkdir pkt: an empty job. */
-		if (mkdirat(j->fd, "pkt", 0750) == -1 && errno != EEXIST)
-			goto fail;
-		j->pktfd = openat(j->fd, "pkt", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (j->pktfd == -1)
+		/* Died while making a spare: pkt/ (or tree/) is still to come. */
+		if (errno != ENOENT || mkdirat(j->fd, JOB_PKT, 0750) == -1 ||
+		    (j->pktfd = open_dir(j->fd, JOB_PKT)) == -1)
 			goto fail;
 	}
+	if (mkdirat(j->fd, JOB_TREE, 0750) == -1 && errno != EEXIST)
+		goto fail;
+	if (fstat(j->pktfd, &st) == 0)
+		j->pkt_mtime_ms = (long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 	dupfd = dup(j->pktfd);
 	if (dupfd == -1)
 		goto fail;
@@ -192,44 +335,138 @@ job_adopt(const struct spool *s, const char *id, struct job *j)
 			break;
 		}
 	closedir(d);
+	j->has_log = present(j->fd, JOB_LOG, &st);
+	j->has_manifest = present(j->fd, JOB_MANIFEST, &st);
+	j->has_verdict = present(j->fd, JOB_VERDICT, &st);
 	load_state(j);
 	return 1;
 fail:
-	{
-		int e = errno;
-
-		job_release(j);
-		errno = e;
-	}
+	e = errno;
+	job_release(j);
+	errno = e;
 	return -1;
 }
 
-long long
-job_created_ms(const char *id)
+int
+job_adopt(const struct spool *s, const char *id, struct job *j)
 {
-	/* The pid mixed into the low bits moves it by a few ms at most. */
-	return (long long)(strtoull(id, NULL, 16) / 1000000ULL);
+	int fd = open_locked(s->workfd, id);
+
+	if (fd == -1) {
+		job_init(j);
+		return errno == ENOENT || errno == EWOULDBLOCK ? 0 : -1;
+	}
+	return take(s, id, fd, j);
+}
+
+enum job_state
+job_classify(const struct job *j, int has_line)
+{
+	if (j->name[0] != '\0')
+		return has_line ? JOB_COMMITTED : j->has_verdict ? JOB_DECIDED : JOB_OPEN;
+	if (has_line)
+		return JOB_FILED;
+	return j->has_log || j->has_manifest ? JOB_LOST : JOB_SPARE;
 }
 
 int
-job_save_state(const struct job *j)
+job_defer(const struct spool *s, struct job *j, long long due_ms)
 {
-	char buf[160];
-	int fd, n;
+	char entry[64];
 
-	n = snprintf(buf, sizeof(buf), "attempts=%u crashes=%u interrupted=%d instance=%s\n",
-	    j->attempts, j->crashes, j->interrupted, j->instance[0] ? j->instance : "-");
-	fd = openat(j->fd, STATE_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0640);
-	if (fd == -1)
+	if (job_save_state(j) == -1)
 		return -1;
-	if (write(fd, buf, (size_t)n) != n) {
+	snprintf(entry, sizeof(entry), "%lld.%s", due_ms, j->id);
+	if (renameat2(s->workfd, j->id, s->deferfd, entry, RENAME_NOREPLACE) == -1)
+		return -1;
+	job_release(j);
+	return 0;
+}
+
+int
+job_undefer(const struct spool *s, const char *entry, struct job *j)
+{
+	char id[JOB_ID_LEN + 1];
+	long long due;
+	int fd, e;
+
+	if (!job_parse_deferred(entry, &due, id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* The lock moves with the directory: whoever holds it takes the job. */
+	fd = open_locked(s->deferfd, entry);
+	if (fd == -1) {
+		job_init(j);
+		return errno == ENOENT || errno == EWOULDBLOCK ? 0 : -1;
+	}
+	if (renameat2(s->deferfd, entry, s->workfd, id, RENAME_NOREPLACE) == -1) {
+		e = errno;
+		close(fd);
+		job_init(j);
+		if (e == ENOENT)
+			return 0;
+		errno = e;
+		return -1;
+	}
+	return take(s, id, fd, j);
+}
+
+/* Empty parent/name without removing it (made again if missing). */
+static int
+empty_dir(int parent, const char *name)
+{
+	struct dirent *de;
+	int fd, rc = 0;
+	DIR *d;
+
+	fd = open_dir(parent, name);
+	if (fd == -1)
+		return errno == ENOENT ? mkdirat(parent, name, 0750) : -1;
+	d = fdopendir(fd);
+	if (d == NULL) {
 		close(fd);
 		return -1;
 	}
-	close(fd);
-	/* rename: a crash leaves the old state or the new, never half of one. */
-	return renameat(j->fd, STATE_FILE ".tmp", j->fd, STATE_FILE);
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (spool_rmtree(fd, de->d_name) == -1)
+			rc = -1;
+	}
+	closedir(d);
+	return rc;
+}
+
+int
+job_clear_tree(struct job *j)
+{
+	return empty_dir(j->fd, JOB_TREE);
+}
+
+int
+job_recycle(struct job *j, int tree_used)
+{
+	if ((tree_used && empty_dir(j->fd, JOB_TREE) == -1) ||
+	    (j->has_log && unlinkat(j->fd, JOB_LOG, 0) == -1 && errno != ENOENT) ||
+	    (j->has_manifest && unlinkat(j->fd, JOB_MANIFEST, 0) == -1 && errno != ENOENT) ||
+	    (j->has_verdict && unlinkat(j->fd, JOB_VERDICT, 0) == -1 && errno != ENOENT))
+		return -1;
+	j->name[0] = '\0';
+	j->has_log = j->has_manifest = j->has_verdict = 0;
+	return 0;
+}
+
+int
+job_set_aside(const struct spool *s, struct job *j)
+{
+	char to[JOB_ID_LEN + sizeof(JOB_LOST_SUFFIX)];
+
+	snprintf(to, sizeof(to), "%s%s", j->id, JOB_LOST_SUFFIX);
+	if (renameat2(s->workfd, j->id, s->workfd, to, RENAME_NOREPLACE) == -1)
+		return -1;
+	job_release(j);
+	return 0;
 }
 
 void

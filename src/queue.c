@@ -107,6 +107,12 @@ build(char *msg, size_t len, char type, const char *name)
 	return (ssize_t)n + 1;
 }
 
+static unsigned
+prio(char type)
+{
+	return type == QUEUE_MSG_PACKET ? 0 : 1;
+}
+
 int
 queue_send(mqd_t q, char type, const char *name)
 {
@@ -115,22 +121,36 @@ queue_send(mqd_t q, char type, const char *name)
 
 	if (n == -1)
 		return -1;
-	while (mq_send(q, msg, (size_t)n, 0) == -1)
+	while (mq_send(q, msg, (size_t)n, prio(type)) == -1)
 		if (errno != EINTR)
 			return -1;
 	return 0;
 }
 
 int
-queue_offer(mqd_t q, char type, const char *name)
+queue_offer(mqd_t q, char type, const char *name, unsigned wait_ms)
 {
 	char msg[QUEUE_MSGSIZE];
-	struct timespec past = { 0, 0 };	/* in the past: never blocks */
+	struct timespec until = { 0, 0 };	/* in the past: never blocks */
 	ssize_t n = build(msg, sizeof(msg), type, name);
 
 	if (n == -1)
 		return -1;
-	return mq_timedsend(q, msg, (size_t)n, 0, &past);
+	if (wait_ms > 0) {
+		/*
+		 * A sender that waits is given the next free place before the one
+		 * that was waiting before it sends again: so a hint gets in even
+		 * while the watcher keeps a full queue full.
+		 */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+		until.tv_sec += wait_ms / 1000 + until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+	}
+	while (mq_timedsend(q, msg, (size_t)n, prio(type), &until) == -1)
+		if (errno != EINTR)
+			return -1;
+	return 0;
 }
 
 int

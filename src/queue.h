@@ -10,10 +10,14 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* A message is one type byte followed by a file name (no NUL). */
-#define QUEUE_MSG_PACKET 'P'	/* a name in inbox/ */
-#define QUEUE_MSG_JOB    'J'	/* a job id in work/ whose worker died */
-#define QUEUE_MSGSIZE    512	/* NAME_MAX + type, rounded; must fit msgsize_max */
+/*
+ * A message is one type byte followed by a file name (no NUL). Job hints go
+ * at a higher priority than names: a job that waits is older than any name.
+ */
+#define QUEUE_MSG_PACKET   'P'	/* a name in inbox/ */
+#define QUEUE_MSG_JOB      'J'	/* "ID" or "ID:CRASHES": a job in work/ that nobody holds */
+#define QUEUE_MSG_DEFERRED 'D'	/* "DUE.ID": a job in defer/ that is due */
+#define QUEUE_MSGSIZE      512	/* NAME_MAX + type, rounded; must fit msgsize_max */
 
 /* "/ingestd.<16 hex>" derived from the spool's real path: stable across runs. */
 void   queue_name(const char *spool, char *buf, size_t len);
@@ -27,8 +31,11 @@ void   queue_name(const char *spool, char *buf, size_t len);
  */
 mqd_t  queue_create(const char *name, long *depth, char *why, size_t whylen);
 
-/* Send without blocking: 0, or -1 with errno (ETIMEDOUT/EAGAIN when full). */
-int    queue_offer(mqd_t q, char type, const char *name);
+/*
+ * Send, waiting at most wait_ms for room (0: not at all): 0, or -1 with
+ * errno (ETIMEDOUT/EAGAIN when full).
+ */
+int    queue_offer(mqd_t q, char type, const char *name, unsigned wait_ms);
 
 /* Blocking send of one name; retries on EINTR. 0 or -1 with errno. */
 int    queue_send(mqd_t q, char type, const char *name);

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -112,4 +113,106 @@ sb_job_finished(struct scoreboard *sb, int slot, int failed, uint64_t dur_ms)
 		else
 			s->jobs_done++;
 	}
+}
+
+void
+sb_journal_synced(struct scoreboard *sb, int64_t off)
+{
+	int64_t cur;
+
+	if (sb == NULL)
+		return;
+	cur = __atomic_load_n(&sb->hdr.journal_synced, __ATOMIC_RELAXED);
+	while (off > cur && !__atomic_compare_exchange_n(&sb->hdr.journal_synced, &cur, off, 0,
+	    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		;
+}
+
+static uint64_t
+name_hash(const char *name)
+{
+	/* FNV-1a; never 0, which marks a free entry. */
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)name; *p; p++) {
+		h ^= *p;
+		h *= 0x100000001b3ULL;
+	}
+	return h ? h : 1;
+}
+
+static struct sb_stuck *
+stuck_find(struct scoreboard *sb, uint64_t h)
+{
+	size_t i;
+
+	for (i = 0; i < SB_STUCK; i++)
+		if (__atomic_load_n(&sb->hdr.stuck[i].hash, __ATOMIC_ACQUIRE) == h)
+			return &sb->hdr.stuck[i];
+	return NULL;
+}
+
+int
+sb_stuck_note(struct scoreboard *sb, const char *name, int err, int64_t now_ms)
+{
+	uint64_t h = name_hash(name), zero;
+	struct sb_stuck *e;
+	int64_t last;
+	size_t i;
+
+	if (sb == NULL)
+		return 1;
+	if ((e = stuck_find(sb, h)) != NULL) {
+		__atomic_add_fetch(&e->count, 1, __ATOMIC_RELAXED);
+		e->error = err;
+		last = __atomic_load_n(&e->last_ms, __ATOMIC_RELAXED);
+		/* Of several workers, the one that moves last_ms on reports. */
+		return now_ms - last >= 60000 && __atomic_compare_exchange_n(&e->last_ms, &last,
+		    now_ms, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	}
+	for (i = 0; i < SB_STUCK; i++) {
+		e = &sb->hdr.stuck[i];
+		zero = 0;
+		if (__atomic_load_n(&e->hash, __ATOMIC_RELAXED) != 0 ||
+		    !__atomic_compare_exchange_n(&e->hash, &zero, h, 0, __ATOMIC_ACQ_REL,
+		    __ATOMIC_RELAXED))
+			continue;
+		snprintf(e->name, sizeof(e->name), "%s", name);
+		e->first_ms = e->last_ms = now_ms;
+		e->error = err;
+		e->count = 1;
+		return 1;
+	}
+	/* Full: count it; report the first and then one a minute, by the same rule. */
+	return __atomic_fetch_add(&sb->hdr.stuck_overflow, 1, __ATOMIC_RELAXED) % 1000 == 0;
+}
+
+void
+sb_stuck_forget(struct scoreboard *sb, const char *name)
+{
+	struct sb_stuck *e;
+	size_t i;
+	int any = 0;
+
+	if (sb == NULL)
+		return;
+	for (i = 0; i < SB_STUCK && !any; i++)
+		any = __atomic_load_n(&sb->hdr.stuck[i].hash, __ATOMIC_RELAXED) != 0;
+	if (!any)
+		return;
+	if ((e = stuck_find(sb, name_hash(name))) != NULL)
+		__atomic_store_n(&e->hash, 0, __ATOMIC_RELEASE);
+}
+
+unsigned
+sb_stuck_count(const struct scoreboard *sb)
+{
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; i < SB_STUCK; i++)
+		if (__atomic_load_n(&sb->hdr.stuck[i].hash, __ATOMIC_RELAXED) != 0)
+			n++;
+	return n;
 }

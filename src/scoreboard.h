@@ -11,9 +11,10 @@
 
 #define SB_FILE     "scoreboard"
 #define SB_MAGIC    0x53676e69u	/* "ingS" */
-#define SB_VERSION  1
+#define SB_VERSION  2
 #define SB_SLOTS    520		/* 256 workers, as many retiring after a reload, and a few others */
 #define SB_BUCKETS  12
+#define SB_STUCK    64		/* packets that cannot be claimed, remembered at once */
 
 /* SB_TAKING: a name is being taken off the queue, in name (or not yet, when ""). */
 enum sb_state { SB_FREE = 0, SB_IDLE, SB_BUSY, SB_RETIRING_UNUSED, SB_TAKING };
@@ -34,6 +35,19 @@ struct sb_slot {
 	char     name[256];
 };
 
+/*
+ * A packet the workers cannot claim (a folder the daemon's user may not
+ * move): reported once a minute, offered again by the supervisor, counted.
+ * An entry is taken by a compare-and-swap of hash from 0.
+ */
+struct sb_stuck {
+	uint64_t hash;		/* of name; 0: free */
+	int64_t  first_ms, last_ms;	/* realtime: first seen, last reported */
+	int32_t  error;		/* errno of the last claim */
+	uint32_t count;		/* claims tried */
+	char     name[256];
+};
+
 struct sb_header {
 	uint32_t magic, version;
 	int32_t  supervisor_pid;
@@ -46,6 +60,12 @@ struct sb_header {
 	uint64_t done, failed, retried, restarts, crashes, overflows;
 	uint64_t dur_count, dur_sum_ms;
 	uint64_t dur_bucket[SB_BUCKETS];	/* cumulative is computed when printed */
+	int64_t  journal_synced;	/* the journal is durable up to this offset */
+	uint64_t deferred;		/* jobs in defer/, at the last sweep */
+	int64_t  deferred_next_ms;	/* realtime: when the first of them is due; 0 none */
+	uint64_t stuck_overflow;	/* stuck packets beyond SB_STUCK */
+	uint64_t hints_missed;		/* hints the queue had no room for (offered again) */
+	struct sb_stuck stuck[SB_STUCK];
 };
 
 struct scoreboard {
@@ -68,5 +88,20 @@ void sb_unmap(const struct scoreboard *sb);
 void sb_job_finished(struct scoreboard *sb, int slot, int failed, uint64_t dur_ms);
 
 int64_t sb_now_ms(void);
+
+/* The journal is durable up to off (only ever moves forward). */
+void sb_journal_synced(struct scoreboard *sb, int64_t off);
+
+/*
+ * A claim of name failed with err (not ENOENT). 1 when it is to be reported
+ * now (first time, or a minute since the last report), else 0.
+ */
+int  sb_stuck_note(struct scoreboard *sb, const char *name, int err, int64_t now_ms);
+
+/* name was claimed after all, or is gone: forget it. */
+void sb_stuck_forget(struct scoreboard *sb, const char *name);
+
+/* Packets stuck now. */
+unsigned sb_stuck_count(const struct scoreboard *sb);
 
 #endif

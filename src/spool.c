@@ -12,7 +12,7 @@
 
 #include "spool.h"
 
-static const char *const spool_dirs[] = { "inbox", "work", "done", "failed" };
+static const char *const spool_dirs[] = { "inbox", "work", "defer", "done", "failed" };
 
 /* mkdir -p: the spool may be a fresh path several levels deep. */
 static int
@@ -73,11 +73,11 @@ int
 spool_open(struct spool *s, const char *path, int fsync, char *err, size_t errlen)
 {
 	size_t i;
-	int *fds[] = { &s->inboxfd, &s->workfd, &s->donefd, &s->failedfd };
+	int *fds[] = { &s->inboxfd, &s->workfd, &s->deferfd, &s->donefd, &s->failedfd };
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	s->dirfd = s->inboxfd = s->workfd = s->donefd = s->failedfd = s->lockfd = -1;
+	s->dirfd = s->inboxfd = s->workfd = s->deferfd = s->donefd = s->failedfd = s->lockfd = -1;
 	s->fsync = fsync;
 	if (path == NULL || *path != '/') {
 		snprintf(err, errlen, "spool %s: must be an absolute path", path ? path : "(none)");
@@ -143,7 +143,8 @@ spool_lock(struct spool *s, char *err, size_t errlen)
 void
 spool_close(struct spool *s)
 {
-	int *fds[] = { &s->inboxfd, &s->workfd, &s->donefd, &s->failedfd, &s->lockfd, &s->dirfd };
+	int *fds[] = { &s->inboxfd, &s->workfd, &s->deferfd, &s->donefd, &s->failedfd, &s->lockfd,
+	    &s->dirfd };
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -153,46 +154,6 @@ spool_close(struct spool *s)
 		}
 	free(s->path);
 	s->path = NULL;
-}
-
-static int
-taken(int dirfd, const char *stem, const char *suffix)
-{
-	char n[NAME_MAX + 1];
-	struct stat st;
-
-	snprintf(n, sizeof(n), "%s%s", stem, suffix);
-	return fstatat(dirfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
-}
-
-int
-spool_pick_stem(int dirfd, const char *name, unsigned *n, char *stem, size_t stemlen)
-{
-	static const char *const suffixes[] = { "", ".log", ".json", ".error", ".tree" };
-	size_t room, i;
-	unsigned tries;
-
-	for (tries = 0; tries < 100000; tries++, (*n)++) {
-		char num[24] = "";
-		int free_ = 1;
-
-		if (*n > 0)
-			snprintf(num, sizeof(num), ".~%u~", *n);
-		room = NAME_MAX - SPOOL_RECORD_SUFFIX_MAX - strlen(num);
-		if (stemlen < room + strlen(num) + 1) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		/* Long names lose their tail so that STEM.error still fits NAME_MAX. */
-		snprintf(stem, stemlen, "%.*s%s", (int)room, name, num);
-		for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]) && free_; i++)
-			if (taken(dirfd, stem, suffixes[i]))
-				free_ = 0;
-		if (free_)
-			return 0;
-	}
-	errno = EEXIST;
-	return -1;
 }
 
 int

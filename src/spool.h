@@ -1,7 +1,6 @@
 /*
- * The spool directory: SPOOL/{inbox,work,done,failed}, the lock that keeps
- * one daemon per spool, and filing finished packets so that nothing already
- * in done/ or failed/ is ever replaced.
+ * The spool directory: SPOOL/{inbox,work,defer,done,failed} and the lock that
+ * keeps one daemon per spool.
  */
 #ifndef INGESTD_SPOOL_H
 #define INGESTD_SPOOL_H
@@ -13,6 +12,7 @@ struct spool {
 	int   dirfd;
 	int   inboxfd;
 	int   workfd;
+	int   deferfd;
 	int   donefd;
 	int   failedfd;
 	int   lockfd;	/* flock held by the supervisor for its lifetime */
@@ -32,18 +32,6 @@ int  spool_open(struct spool *s, const char *path, int fsync, char *err, size_t 
 int  spool_lock(struct spool *s, char *err, size_t errlen);
 
 void spool_close(struct spool *s);
-
-/*
- * Pick the name a packet is filed under in dirfd: name itself, or name.~N~
- * (N = *n, *n + 1, ...) when name or one of its records (STEM.log, STEM.json,
- * STEM.error, STEM.tree) is taken. Names too long to carry a record suffix are shortened.
- * The caller renames with RENAME_NOREPLACE and, on EEXIST (a race with
- * another worker), increments *n and asks again. 0 or -1 with errno.
- */
-int  spool_pick_stem(int dirfd, const char *name, unsigned *n, char *stem, size_t stemlen);
-
-/* Longest record suffix, so STEM + suffix always fits NAME_MAX. */
-#define SPOOL_RECORD_SUFFIX_MAX 6	/* ".error" */
 
 /* fsync a directory when the spool asks for durability. 0 or -1. */
 int  spool_sync_dir(const struct spool *s, int dirfd);

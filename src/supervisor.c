@@ -11,9 +11,13 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysexits.h>
-#include <time.h>
+#include <termios.h>
 #include <unistd.h>
 
+#include "children.h"
+#include "clock.h"
+#include "handoff.h"
+#include "journal.h"
 #include "log.h"
 #include "metrics.h"
 #include "priv.h"
@@ -26,68 +30,31 @@
 #include "watcher.h"
 #include "worker.h"
 
-#define RESPAWN_MIN_MS   100
-#define RESPAWN_MAX_MS   30000
-#define YOUNG_MS         1000	/* a child that dies younger than this is throttled */
 #define ABANDON_WAIT_MS  500	/* workers get this long to leave jobs tidy */
-
-enum role { ROLE_NONE = 0, ROLE_WATCHER, ROLE_WORKER, ROLE_REMOTE };
-
-/* One entry per scoreboard slot; a dead child keeps its entry until respawned. */
-struct child {
-	enum role role;
-	int       idx;		/* remote child index */
-	pid_t     pid;		/* 0: not running */
-	uint32_t  generation;
-	int       retiring;	/* told to stop: do not respawn */
-	uint64_t  started;
-	uint64_t  delay;	/* current respawn delay */
-	uint64_t  due;		/* respawn at (0: not scheduled) */
-};
+#define MAX_WORKERS      256
 
 struct sup {
 	struct conf       *c;
 	const struct overrides *ov;
 	struct spool       s;
 	mqd_t              q;
-	mqd_t              qnb;	/* our own non-blocking descriptor, for requeues */
 	long               qdepth;
 	char               qname[64];
 	int                sigfd;
-	int                readyfd;	/* watcher says its watch is set */
-	int                ready;	/* logged event=ready */
+	int                ready[2];	/* a watcher writes to it once its watch is set */
+	int                bell[2];	/* workers ring it when they let a job go */
+	int                ready_logged;
+	int                orphans;	/* a worker died: kill what it left before the sweep */
+	int                tty;		/* stdin's terminal, handed to our group; -1 none */
+	pid_t              tty_pgrp;	/* the group it had before */
 	pid_t              self;
-	uint32_t           generation;
 	unsigned           target;	/* workers wanted */
 	struct scoreboard *sb;
-	struct child       kids[SB_SLOTS];
+	struct children    ch;
+	struct handoff     ho;
 	uint64_t           metrics_due;
 	int                c_owned;	/* c came from a reload: ours to free */
 };
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static const char *
-role_name(const struct sup *sp, const struct child *k)
-{
-	switch (k->role) {
-	case ROLE_WATCHER:
-		return "watcher";
-	case ROLE_WORKER:
-		return "worker";
-	case ROLE_REMOTE:
-		return remote_role(sp->c, k->idx);
-	default:
-		return "none";
-	}
-}
 
 /* --- configuration ------------------------------------------------------------ */
 
@@ -121,169 +88,69 @@ fail:
 
 /* --- children ----------------------------------------------------------------- */
 
-/* In a fresh child: drop what belongs to the supervisor alone. */
-static void
-child_setup(struct sup *sp, const char *role)
+static const char *
+role_name(void *arg, const struct child *k)
 {
+	struct sup *sp = arg;
+
+	switch (k->role) {
+	case ROLE_WATCHER:
+		return "watcher";
+	case ROLE_WORKER:
+		return "worker";
+	case ROLE_REMOTE:
+		return remote_role(sp->c, k->idx);
+	default:
+		return "none";
+	}
+}
+
+/* In a fresh child: drop what belongs to the supervisor alone, and become k. */
+static void __attribute__((noreturn))
+run_child(void *arg, const struct child *k, int slot)
+{
+	struct sup *sp = arg;
+
 	close(sp->sigfd);
 	/* The spool lock must die with the supervisor, not with its last child. */
 	close(sp->s.lockfd);
 	sp->s.lockfd = -1;
-	if (sp->qnb != (mqd_t)-1)
-		mq_close(sp->qnb);
-	log_set_role(role);
-	if (strcmp(role, "worker") != 0) {
+	close(sp->bell[0]);
+	close(sp->ready[0]);
+	if (sp->tty >= 0)
+		close(sp->tty);
+	log_set_role(role_name(sp, k));
+	if (k->role != ROLE_WORKER) {
 		/* Signals meant for the supervisor, sent to the whole group by mistake. */
 		static const int ign[] = { SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU };
 		size_t i;
 
 		for (i = 0; i < sizeof(ign) / sizeof(ign[0]); i++)
 			signal(ign[i], SIG_IGN);
+		close(sp->bell[1]);
+	}
+	if (k->role != ROLE_WATCHER)
+		close(sp->ready[1]);
+	switch (k->role) {
+	case ROLE_WATCHER:
+		watcher_main(sp->c, &sp->s, sp->q, sp->ready[1], sp->self, sp->sb);
+	case ROLE_WORKER:
+		worker_main(sp->c, &sp->s, sp->q, slot, sp->self, sp->sb, sp->bell[1]);
+	case ROLE_REMOTE:
+		remote_main(sp->c, &sp->s, sp->q, k->idx, sp->self);
+	default:
+		_exit(EX_SOFTWARE);
 	}
 }
 
-static int
-free_slot(const struct sup *sp)
-{
-	int i;
-
-	for (i = 0; i < SB_SLOTS; i++)
-		if (sp->kids[i].role == ROLE_NONE)
-			return i;
-	return -1;
-}
-
-static int
-spawn(struct sup *sp, int slot)
-{
-	struct child *k = &sp->kids[slot];
-	struct sb_slot *ss = &sp->sb->slot[slot];
-	int p[2] = { -1, -1 };
-	pid_t pid;
-
-	if (k->role == ROLE_WATCHER && pipe2(p, O_CLOEXEC) == -1)
-		return -1;
-	/* Clear the slot before the child can write to it. */
-	memset(ss, 0, sizeof(*ss));
-	ss->generation = k->generation;
-	ss->role = k->role == ROLE_WATCHER ? SB_ROLE_WATCHER :
-	    k->role == ROLE_WORKER ? SB_ROLE_WORKER : SB_ROLE_REMOTE;
-	ss->state = SB_IDLE;
-	ss->started_ms = sb_now_ms();
-	pid = fork();
-	if (pid == -1) {
-		if (p[0] >= 0) {
-			close(p[0]);
-			close(p[1]);
-		}
-		return -1;
-	}
-	if (pid == 0) {
-		if (sp->readyfd >= 0)
-			close(sp->readyfd);
-		child_setup(sp, role_name(sp, k));
-		switch (k->role) {
-		case ROLE_WATCHER:
-			close(p[0]);
-			watcher_main(sp->c, &sp->s, sp->q, p[1], sp->self, sp->sb);
-		case ROLE_WORKER:
-			worker_main(sp->c, &sp->s, sp->q, slot, sp->self, sp->sb);
-		case ROLE_REMOTE:
-			remote_main(sp->c, &sp->s, sp->q, k->idx, sp->self);
-		default:
-			_exit(EX_SOFTWARE);
-		}
-	}
-	if (k->role == ROLE_WATCHER) {
-		close(p[1]);
-		if (sp->readyfd >= 0)
-			close(sp->readyfd);
-		sp->readyfd = p[0];
-	}
-	ss->pid = pid;
-	k->pid = pid;
-	k->started = now_ms();
-	k->due = 0;
-	log_info("event=spawn role=%s pid=%ld slot=%d generation=%u", role_name(sp, k),
-	    (long)pid, slot, k->generation);
-	return 0;
-}
-
-/* Take a slot for a new child of role and start it now. */
-static int
-add_child(struct sup *sp, enum role role, int idx)
-{
-	int slot = free_slot(sp);
-
-	if (slot < 0) {
-		log_warnx("event=spawn role=%d error=\"scoreboard full\"", (int)role);
-		return -1;
-	}
-	memset(&sp->kids[slot], 0, sizeof(sp->kids[slot]));
-	sp->kids[slot].role = role;
-	sp->kids[slot].idx = idx;
-	sp->kids[slot].generation = sp->generation;
-	if (spawn(sp, slot) == -1) {
-		log_warn("event=spawn role=%s", role_name(sp, &sp->kids[slot]));
-		/* Keep the slot and try again later. */
-		sp->kids[slot].due = now_ms() + RESPAWN_MIN_MS;
-		sp->kids[slot].delay = RESPAWN_MIN_MS;
-	}
-	return slot;
-}
-
+/* Put back a name a dead worker had just taken off the queue; else rescan. */
 static void
-release_slot(struct sup *sp, int slot)
+requeue_name(struct sup *sp, const char *name, const char *why)
 {
-	memset(&sp->kids[slot], 0, sizeof(sp->kids[slot]));
-	memset(&sp->sb->slot[slot], 0, sizeof(sp->sb->slot[slot]));
-}
-
-/*
- * A crash loop must cost a growing pause, never a busy CPU. A child that got
- * work done before it died (jobs > 0) is not looping, however young.
- */
-static void
-schedule_respawn(struct child *k, int crashed, uint64_t jobs)
-{
-	uint64_t now = now_ms();
-
-	if (crashed && now - k->started < YOUNG_MS && jobs == 0)
-		k->delay = k->delay ? k->delay * 2 : RESPAWN_MIN_MS;
-	else
-		k->delay = 0;
-	if (k->delay > RESPAWN_MAX_MS)
-		k->delay = RESPAWN_MAX_MS;
-	k->due = now + k->delay;
-	if (k->due == 0)
-		k->due = 1;
-}
-
-static void
-describe(int status, char *buf, size_t len)
-{
-	if (WIFSIGNALED(status))
-		snprintf(buf, len, "signal=%s", sigabbrev_np(WTERMSIG(status)) ?
-		    sigabbrev_np(WTERMSIG(status)) : "?");
-	else
-		snprintf(buf, len, "status=%d", WEXITSTATUS(status));
-}
-
-static size_t
-live_pids(const struct sup *sp, pid_t *v)
-{
-	size_t n = 0;
-	int i;
-
-	for (i = 0; i < SB_SLOTS; i++)
-		if (sp->kids[i].pid)
-			v[n++] = sp->kids[i].pid;
-	return n;
-}
-
-static void
-request_rescan(struct sup *sp, const char *why)
-{
+	if (name[0] && queue_offer(sp->q, QUEUE_MSG_PACKET, name, HANDOFF_WAIT_MS) == 0) {
+		log_info("event=requeue name=%s", LQ(name));
+		return;
+	}
 	if (watcher_request_rescan(sp->s.inboxfd) == -1)
 		log_warn("event=rescan_request why=%s", why);
 	else
@@ -291,242 +158,115 @@ request_rescan(struct sup *sp, const char *why)
 }
 
 /*
- * What a dead worker held goes back: a job by id, for an idle worker to
- * adopt at once (else the replacement finds it in work/ when it starts); a
- * name it had just taken off the queue, by name; and when we cannot know
- * whether it had taken one, a rescan of the inbox.
+ * What a dead worker held goes back by the one path: the sweep, which runs
+ * once its orphans are dead (on_children), so that a job is never run again
+ * while the old handler still runs. A job it was running counts as a crash
+ * against its packet.
  */
 static void
-requeue(struct sup *sp, int slot)
+child_died(void *arg, const struct child *k, int slot, int crashed)
 {
+	struct sup *sp = arg;
 	struct sb_slot *ss = &sp->sb->slot[slot];
 	char job[sizeof(ss->job)], name[sizeof(ss->name)];
-	int32_t state = __atomic_load_n(&ss->state, __ATOMIC_ACQUIRE);
+	int32_t state;
 
+	if (k->role != ROLE_WORKER)
+		return;
+	handoff_soon(&sp->ho);
+	if (!crashed)
+		return;
+	sp->orphans = 1;
+	state = __atomic_load_n(&ss->state, __ATOMIC_ACQUIRE);
 	memcpy(job, ss->job, sizeof(job));
 	job[sizeof(job) - 1] = '\0';
 	memcpy(name, ss->name, sizeof(name));
 	name[sizeof(name) - 1] = '\0';
-	if (state == SB_BUSY && job[0]) {
-		if (sp->qnb != (mqd_t)-1 && queue_send(sp->qnb, QUEUE_MSG_JOB, job) == 0)
-			log_info("event=requeue job=%s", job);
-	} else if (state == SB_TAKING && name[0]) {
-		if (sp->qnb != (mqd_t)-1 && queue_send(sp->qnb, QUEUE_MSG_PACKET, name) == 0)
-			log_info("event=requeue name=%s", log_quote((char[NAME_MAX * 4 + 3]){0},
-			    NAME_MAX * 4 + 3, name));
-		else
-			request_rescan(sp, "requeue_failed");
-	} else if (state == SB_TAKING) {
-		request_rescan(sp, "worker_died_receiving");
-	}
-}
-
-static void
-reap(struct sup *sp, int shutting_down)
-{
-	int status, worker_crashed = 0, slot;
-	pid_t pid;
-	char how[32];
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		struct child *k = NULL;
-		uint64_t jobs;
-		int crashed;
-
-		for (slot = 0; slot < SB_SLOTS; slot++)
-			if (sp->kids[slot].pid == pid) {
-				k = &sp->kids[slot];
-				break;
-			}
-		if (k == NULL)
-			continue;	/* an orphan of a handler, reparented to us */
-		describe(status, how, sizeof(how));
-		crashed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-		k->pid = 0;
-		if (k->role == ROLE_WORKER && crashed && !shutting_down) {
-			worker_crashed = 1;
-			requeue(sp, slot);
-		}
-		jobs = sp->sb->slot[slot].jobs_done + sp->sb->slot[slot].jobs_failed;
-		/* Dead is dead in the scoreboard too, even while a respawn waits. */
-		sp->sb->slot[slot].pid = 0;
-		__atomic_store_n(&sp->sb->slot[slot].state, SB_FREE, __ATOMIC_RELEASE);
-		if (shutting_down) {
-			log_debug("event=exit role=%s pid=%ld slot=%d %s", role_name(sp, k),
-			    (long)pid, slot, how);
-			continue;
-		}
-		if (k->retiring || (k->role == ROLE_WORKER && k->generation != sp->generation)) {
-			log_info("event=retired role=%s pid=%ld slot=%d %s", role_name(sp, k),
-			    (long)pid, slot, how);
-			release_slot(sp, slot);
-			continue;
-		}
-		__atomic_add_fetch(&sp->sb->hdr.restarts, 1, __ATOMIC_RELAXED);
-		schedule_respawn(k, crashed, jobs);
-		if (crashed)
-			log_warnx("event=exit role=%s pid=%ld slot=%d %s respawn_ms=%llu",
-			    role_name(sp, k), (long)pid, slot, how, (unsigned long long)k->delay);
-		else
-			log_info("event=recycle role=%s pid=%ld slot=%d", role_name(sp, k),
-			    (long)pid, slot);
-	}
-	if (worker_crashed) {
-		/* A dead worker's handler children came to us: they must not live on. */
-		pid_t keep[SB_SLOTS];
-		size_t n = live_pids(sp, keep);
-		int killed = proctree_kill(sp->self, 0, keep, n, 0, 1000);
-
-		if (killed > 0)
-			log_info("event=orphans_killed count=%d", killed);
-	}
-}
-
-static void
-respawn_due(struct sup *sp)
-{
-	uint64_t now = now_ms();
-	int i;
-
-	for (i = 0; i < SB_SLOTS; i++) {
-		struct child *k = &sp->kids[i];
-
-		if (k->role == ROLE_NONE || k->pid || !k->due || k->due > now)
-			continue;
-		if (spawn(sp, i) == -1) {
-			log_warn("event=spawn role=%s slot=%d", role_name(sp, k), i);
-			k->started = now;
-			schedule_respawn(k, 1, 0);
-		}
-	}
-}
-
-static int
-next_timeout(const struct sup *sp)
-{
-	uint64_t now = now_ms(), first = UINT64_MAX;
-	int i;
-
-	for (i = 0; i < SB_SLOTS; i++) {
-		const struct child *k = &sp->kids[i];
-
-		if (k->role != ROLE_NONE && !k->pid && k->due && k->due < first)
-			first = k->due;
-	}
-	if (sp->metrics_due && sp->metrics_due < first)
-		first = sp->metrics_due;
-	if (first == UINT64_MAX)
-		return -1;
-	return first <= now ? 0 : (int)(first - now);
-}
-
-static unsigned
-count(const struct sup *sp, enum role role, int current_only, int alive_only)
-{
-	unsigned n = 0;
-	int i;
-
-	for (i = 0; i < SB_SLOTS; i++) {
-		const struct child *k = &sp->kids[i];
-
-		if (k->role != role || (alive_only && !k->pid))
-			continue;
-		if (current_only && (k->retiring || k->generation != sp->generation))
-			continue;
-		n++;
-	}
-	return n;
-}
-
-static void
-signal_role(struct sup *sp, enum role role, int sig)
-{
-	int i;
-
-	for (i = 0; i < SB_SLOTS; i++)
-		if (sp->kids[i].role == role && sp->kids[i].pid)
-			kill(sp->kids[i].pid, sig);
-}
-
-/* Ask one worker of the current generation to finish its job and leave. */
-static void
-retire_one(struct sup *sp)
-{
-	int i, pick = -1;
-
-	/* An idle one if there is one: nobody waits for its job. */
-	for (i = SB_SLOTS - 1; i >= 0; i--) {
-		struct child *k = &sp->kids[i];
-
-		if (k->role != ROLE_WORKER || k->retiring || k->generation != sp->generation)
-			continue;
-		if (pick < 0 || (sp->sb->slot[i].state == SB_IDLE &&
-		    sp->sb->slot[pick].state != SB_IDLE))
-			pick = i;
-	}
-	if (pick < 0)
-		return;
-	sp->kids[pick].retiring = 1;
-	if (sp->kids[pick].pid) {
-		sp->sb->slot[pick].retiring = 1;
-		kill(sp->kids[pick].pid, SIGTERM);
-	} else {
-		release_slot(sp, pick);
-	}
+	if (state == SB_BUSY && job[0])
+		handoff_crash(&sp->ho, job);
+	else if (state == SB_TAKING)
+		requeue_name(sp, name, name[0] ? "requeue_failed" : "worker_died_receiving");
 }
 
 static void
 set_target(struct sup *sp, unsigned target, const char *why)
 {
-	unsigned have = count(sp, ROLE_WORKER, 1, 0);
+	unsigned have = children_count(&sp->ch, ROLE_WORKER, 1, 0);
 
 	sp->target = target;
 	sp->sb->hdr.workers_target = target;
 	while (have < target) {
-		add_child(sp, ROLE_WORKER, 0);
+		children_add(&sp->ch, ROLE_WORKER, 0);
 		have++;
 	}
 	while (have > target) {
-		retire_one(sp);
+		children_retire_one(&sp->ch);
 		have--;
 	}
 	log_info("event=workers target=%u why=%s", target, why);
 }
 
-/* --- signals ------------------------------------------------------------------- */
+static void
+start_children(struct sup *sp)
+{
+	int i;
+
+	children_add(&sp->ch, ROLE_WATCHER, 0);
+	set_target(sp, sp->c->workers, "start");
+	for (i = 0; i < remote_children(sp->c); i++)
+		children_add(&sp->ch, ROLE_REMOTE, i);
+	sp->metrics_due = sp->c->metrics_file ? clock_mono_ms() : 0;
+	handoff_soon(&sp->ho);	/* what an earlier run left in work/ and defer/ */
+}
+
+/* --- status and reload --------------------------------------------------------- */
 
 static void
 log_status(struct sup *sp)
 {
 	const struct sb_header *h = &sp->sb->hdr;
 	int64_t now = sb_now_ms();
-	char q[NAME_MAX * 4 + 3];
 	int i;
 
-	log_info("event=status pid=%ld uptime_s=%lld generation=%u workers=%u target=%u "
+	log_info("event=status supervisor_pid=%ld uptime_s=%lld generation=%u workers=%u target=%u "
 	    "queue_depth=%lld queue_max=%ld done=%llu failed=%llu retried=%llu restarts=%llu "
-	    "crashes=%llu", (long)sp->self, (long long)(now - h->started_ms) / 1000,
-	    sp->generation, count(sp, ROLE_WORKER, 0, 1), sp->target,
+	    "crashes=%llu deferred=%llu stuck=%u", (long)sp->self,
+	    (long long)(now - h->started_ms) / 1000, sp->ch.generation,
+	    children_count(&sp->ch, ROLE_WORKER, 0, 1), sp->target,
 	    (long long)queue_depth(sp->q), sp->qdepth, (unsigned long long)h->done,
 	    (unsigned long long)h->failed, (unsigned long long)h->retried,
-	    (unsigned long long)h->restarts, (unsigned long long)h->crashes);
+	    (unsigned long long)h->restarts, (unsigned long long)h->crashes,
+	    (unsigned long long)h->deferred, sb_stuck_count(sp->sb));
 	for (i = 0; i < SB_SLOTS; i++) {
 		const struct sb_slot *ss = &sp->sb->slot[i];
 		char name[sizeof(ss->name)];
 
-		if (sp->kids[i].role != ROLE_WORKER || !ss->pid)
+		if (sp->ch.kids[i].role != ROLE_WORKER || !ss->pid)
 			continue;
 		memcpy(name, ss->name, sizeof(name));
 		name[sizeof(name) - 1] = '\0';
-		log_info("event=status_worker slot=%d pid=%d state=%s%s generation=%u job=%s "
+		log_info("event=status_worker slot=%d worker_pid=%d state=%s%s generation=%u job=%s "
 		    "name=%s secs=%lld done=%llu failed=%llu", i, ss->pid,
 		    ss->state == SB_BUSY ? "busy" : ss->state == SB_TAKING ? "taking" : "idle",
 		    ss->retiring ? ",retiring" : "",
 		    ss->generation, ss->state == SB_BUSY && ss->job[0] ? ss->job : "-",
-		    log_quote(q, sizeof(q), ss->state == SB_BUSY && name[0] ? name : "-"),
+		    LQ(ss->state == SB_BUSY && name[0] ? name : "-"),
 		    ss->state == SB_BUSY ? (long long)(now - ss->job_started_ms) / 1000 : 0LL,
 		    (unsigned long long)ss->jobs_done, (unsigned long long)ss->jobs_failed);
 	}
+}
+
+/* A reason why nc cannot replace the running configuration, or NULL. */
+static const char *
+not_reloadable(const struct conf *old, const struct conf *nc)
+{
+	if ((nc->user == NULL) != (old->user == NULL) ||
+	    (nc->user && strcmp(nc->user, old->user) != 0))
+		return "user: cannot change without a restart (privileges are already dropped)";
+	if (strcmp(nc->spool, old->spool) != 0)
+		return "spool: cannot change without a restart (the lock, the queue and the "
+		    "scoreboard live in it)";
+	return NULL;
 }
 
 /*
@@ -538,6 +278,7 @@ reload(struct sup *sp)
 {
 	struct conf *nc = calloc(1, sizeof(*nc));
 	char err[PATH_MAX + 512];
+	const char *why;
 	int rebuild_watcher, i;
 
 	if (nc == NULL) {
@@ -545,21 +286,12 @@ reload(struct sup *sp)
 		return;
 	}
 	if (supervisor_load_config(sp->c->file, sp->ov, nc, err, sizeof(err)) == -1) {
-		log_warnx("event=reload status=failed error=%s", log_quote((char[1024]){0}, 1024, err));
+		log_warnx("event=reload status=failed error=%s", LQ(err));
 		free(nc);
 		return;
 	}
-	if ((nc->user == NULL) != (sp->c->user == NULL) ||
-	    (nc->user && strcmp(nc->user, sp->c->user) != 0)) {
-		log_warnx("event=reload status=failed error=\"user: cannot change without a "
-		    "restart (privileges are already dropped)\"");
-		conf_free(nc);
-		free(nc);
-		return;
-	}
-	if (strcmp(nc->spool, sp->c->spool) != 0) {
-		log_warnx("event=reload status=failed error=\"spool: cannot change without a "
-		    "restart (the lock, the queue and the scoreboard live in it)\"");
+	if ((why = not_reloadable(sp->c, nc)) != NULL) {
+		log_warnx("event=reload status=failed error=%s", LQ(why));
 		conf_free(nc);
 		free(nc);
 		return;
@@ -576,63 +308,61 @@ reload(struct sup *sp)
 	sp->c_owned = 1;
 	sp->s.fsync = nc->fsync;
 	log_init("supervisor", nc->verbosity);
-	sp->generation++;
-	sp->sb->hdr.generation = sp->generation;
-	for (i = 0; i < SB_SLOTS; i++) {
-		struct child *k = &sp->kids[i];
-
-		if (k->role == ROLE_WORKER || k->role == ROLE_REMOTE ||
-		    (k->role == ROLE_WATCHER && rebuild_watcher)) {
-			k->retiring = 1;
-			if (k->pid) {
-				if (k->role == ROLE_WORKER)
-					sp->sb->slot[i].retiring = 1;
-				kill(k->pid, k->role == ROLE_WORKER ? SIGTERM : SIGKILL);
-			} else {
-				release_slot(sp, i);
-			}
-		}
-	}
+	children_retire_all(&sp->ch, rebuild_watcher);
+	sp->sb->hdr.generation = sp->ch.generation;
 	if (rebuild_watcher)
-		add_child(sp, ROLE_WATCHER, 0);
+		children_add(&sp->ch, ROLE_WATCHER, 0);
 	for (i = 0; i < remote_children(sp->c); i++)
-		add_child(sp, ROLE_REMOTE, i);
+		children_add(&sp->ch, ROLE_REMOTE, i);
 	sp->target = 0;
 	set_target(sp, nc->workers, "reload");
-	sp->metrics_due = nc->metrics_file ? now_ms() : 0;
-	log_info("event=reload status=ok generation=%u workers=%u watcher=%s", sp->generation,
+	sp->metrics_due = nc->metrics_file ? clock_mono_ms() : 0;
+	log_info("event=reload status=ok generation=%u workers=%u watcher=%s", sp->ch.generation,
 	    nc->workers, rebuild_watcher ? "rebuilt" : "kept");
 }
+
+/* --- shutdown ------------------------------------------------------------------ */
 
 /* Wait for the workers to exit until deadline (0: forever). 1 if all gone. */
 static int
 wait_workers(struct sup *sp, uint64_t deadline)
 {
-	while (count(sp, ROLE_WORKER, 0, 1) > 0) {
+	while (children_count(&sp->ch, ROLE_WORKER, 0, 1) > 0) {
 		struct pollfd p = { .fd = sp->sigfd, .events = POLLIN };
 		struct signalfd_siginfo si;
-		uint64_t now = now_ms();
+		uint64_t now = clock_mono_ms();
 
 		if (deadline && now >= deadline)
 			return 0;
-		if (poll(&p, 1, deadline ? (int)(deadline - now) : -1) > 0)
+		if (poll(&p, 1, deadline ? (int)(deadline - now) : 100) > 0)
 			while (read(sp->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 				if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 					/* QUIT, then TERM: the operator wants it over with. */
 					if (!deadline)
-						deadline = now_ms() + sp->c->shutdown_grace_ms;
+						deadline = clock_mono_ms() + sp->c->shutdown_grace_ms;
 				}
-		reap(sp, 1);
+		(void)children_reap(&sp->ch, 1);
 	}
 	return 1;
+}
+
+/* Give the terminal back to the group that had it before us. */
+static void
+release_tty(struct sup *sp)
+{
+	if (sp->tty < 0)
+		return;
+	if (tcgetpgrp(sp->tty) == getpgrp())
+		(void)tcsetpgrp(sp->tty, sp->tty_pgrp);
+	close(sp->tty);
+	sp->tty = -1;
 }
 
 static int
 shutdown_all(struct sup *sp, int signo)
 {
 	uint64_t grace = signo == SIGQUIT ? 0 : sp->c->shutdown_grace_ms;
-	int killed;
-	int i;
+	int killed, i;
 
 	if (signo == SIGQUIT)
 		log_info("event=shutdown signal=QUIT grace=none");
@@ -641,7 +371,7 @@ shutdown_all(struct sup *sp, int signo)
 		    (unsigned long long)grace);
 	/* Watcher and remote children keep nothing in memory: no more names. */
 	for (i = 0; i < SB_SLOTS; i++) {
-		struct child *k = &sp->kids[i];
+		struct child *k = &sp->ch.kids[i];
 
 		if ((k->role == ROLE_WATCHER || k->role == ROLE_REMOTE) && k->pid) {
 			kill(k->pid, SIGKILL);
@@ -649,64 +379,222 @@ shutdown_all(struct sup *sp, int signo)
 			k->pid = 0;
 		}
 	}
-	signal_role(sp, ROLE_WORKER, SIGTERM);
-	if (!wait_workers(sp, signo == SIGQUIT ? 0 : now_ms() + grace)) {
-		log_info("event=grace_expired workers=%u", count(sp, ROLE_WORKER, 0, 1));
-		signal_role(sp, ROLE_WORKER, WORKER_SIG_ABANDON);
-		(void)wait_workers(sp, now_ms() + ABANDON_WAIT_MS);
+	children_signal(&sp->ch, ROLE_WORKER, SIGTERM);
+	if (!wait_workers(sp, signo == SIGQUIT ? 0 : clock_mono_ms() + grace)) {
+		log_info("event=grace_expired workers=%u", children_count(&sp->ch, ROLE_WORKER, 0, 1));
+		children_signal(&sp->ch, ROLE_WORKER, WORKER_SIG_ABANDON);
+		(void)wait_workers(sp, clock_mono_ms() + ABANDON_WAIT_MS);
 	}
 	/*
 	 * Not killpg(): that would kill the supervisor too and turn a clean stop
-	 * into "killed by signal 9". Everything else in the group, and every
-	 * descendant wherever it moved (setsid), gets SIGKILL.
+	 * into "killed by signal 9". Everything else in our group (setup made
+	 * sure it is ours), and every descendant wherever it moved (setsid),
+	 * gets SIGKILL.
 	 */
-	killed = proctree_kill(sp->self, getpgrp(), NULL, 0, 1, 3000);
+	killed = proctree_kill(sp->self, getpgrp() == sp->self ? sp->self : 0, NULL, 0, 1, 3000);
 	if (killed > 0)
 		log_info("event=killed count=%d", killed);
-	reap(sp, 1);
+	(void)children_reap(&sp->ch, 1);
 	(void)mq_unlink(sp->qname);
 	if (sp->c->metrics_file)
 		(void)metrics_write(sp->c->metrics_file, sp->sb, &sp->s, sp->q, &sp->c->ignore);
+	release_tty(sp);
 	log_info("event=stopped");
 	return 0;
 }
 
-/* --- start-up ------------------------------------------------------------------ */
+/* --- events -------------------------------------------------------------------- */
+
+static void
+on_ready(struct sup *sp)
+{
+	char b[64];
+
+	if (read(sp->ready[0], b, sizeof(b)) > 0 && !sp->ready_logged) {
+		sp->ready_logged = 1;
+		log_info("event=ready spool=%s workers=%u", LQ(sp->s.path), sp->target);
+	}
+}
+
+static void
+on_bell(struct sup *sp)
+{
+	char b[256];
+
+	while (read(sp->bell[0], b, sizeof(b)) > 0)
+		;
+	handoff_soon(&sp->ho);
+}
+
+/* 1 when the daemon is to stop (*rc then says how). */
+static int
+on_signals(struct sup *sp, int *rc)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sp->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+		case SIGQUIT:
+			*rc = shutdown_all(sp, (int)si.ssi_signo);
+			return 1;
+		case SIGHUP:
+			reload(sp);
+			break;
+		case SIGTTIN:
+			if (sp->target < MAX_WORKERS)
+				set_target(sp, sp->target + 1, "SIGTTIN");
+			else
+				log_info("event=workers target=%u why=SIGTTIN action=none "
+				    "reason=\"at most %u\"", MAX_WORKERS, MAX_WORKERS);
+			break;
+		case SIGTTOU:
+			if (sp->target > 1)
+				set_target(sp, sp->target - 1, "SIGTTOU");
+			else
+				log_info("event=workers target=1 why=SIGTTOU action=none "
+				    "reason=\"never fewer than one\"");
+			break;
+		case SIGUSR1:
+			log_status(sp);
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+static void
+on_children(struct sup *sp)
+{
+	(void)children_reap(&sp->ch, 0);
+	if (sp->orphans) {
+		/* A dead worker's handler children came to us: they die before its job moves on. */
+		pid_t keep[SB_SLOTS];
+		size_t n = children_pids(&sp->ch, keep);
+		int killed = proctree_kill(sp->self, 0, keep, n, 0, 1000);
+
+		if (killed > 0)
+			log_info("event=orphans_killed count=%d", killed);
+		sp->orphans = 0;
+	}
+	children_respawn(&sp->ch);
+}
+
+static void
+on_timers(struct sup *sp)
+{
+	if (handoff_timeout_ms(&sp->ho) == 0)
+		handoff_sweep(&sp->ho);
+	if (sp->metrics_due && clock_mono_ms() >= sp->metrics_due) {
+		if (metrics_write(sp->c->metrics_file, sp->sb, &sp->s, sp->q, &sp->c->ignore) == -1)
+			log_warn("event=metrics path=%s", LQ(sp->c->metrics_file));
+		sp->metrics_due = clock_mono_ms() + sp->c->metrics_interval_ms;
+	}
+}
 
 static int
-open_spool(struct sup *sp, struct spool *s, char *err, size_t errlen)
+next_timeout(const struct sup *sp)
 {
-	int rc = spool_open(s, sp->c->spool, sp->c->fsync, err, errlen);
+	int t = handoff_timeout_ms(&sp->ho), r = children_timeout_ms(&sp->ch);
+	uint64_t now = clock_mono_ms();
 
-	if (rc == 0)
-		rc = spool_lock(s, err, errlen);
-	return rc;
+	if (r >= 0 && r < t)
+		t = r;
+	if (sp->metrics_due) {
+		int m = sp->metrics_due <= now ? 0 : (int)(sp->metrics_due - now);
+
+		if (m < t)
+			t = m;
+	}
+	return t;
+}
+
+/* --- start-up ------------------------------------------------------------------ */
+
+/*
+ * Head our own process group before anything else: under runsv we share one
+ * with runsv and the log process, and a group kill would take them. Refuse
+ * to run without it: the stop kills our group. When we were the terminal's
+ * foreground, our group is handed the terminal, so that ^C reaches us even
+ * under a wrapper (make run, sh -c), and it goes back at exit.
+ */
+static int
+own_group(struct sup *sp)
+{
+	pid_t fg = -1;
+
+	sp->tty = -1;
+	if (isatty(STDIN_FILENO) && (fg = tcgetpgrp(STDIN_FILENO)) != getpgrp())
+		fg = -1;	/* started in the background: the terminal is not ours to take */
+	if (getpgrp() != getpid() && setpgid(0, 0) == -1 && getsid(0) != getpid())
+		log_warn("event=setpgid");
+	if (getpgrp() != getpid()) {
+		fprintf(stderr, "ingestd: cannot lead a process group of its own: %s\n",
+		    strerror(errno));
+		return EX_OSERR;
+	}
+	sp->self = getpid();
+	if (fg > 0) {
+		sp->tty = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+		/* SIGTTOU is blocked (the launcher, main), so a background group may do this. */
+		if (sp->tty >= 0 && tcsetpgrp(sp->tty, sp->self) == 0) {
+			sp->tty_pgrp = fg;
+		} else if (sp->tty >= 0) {
+			close(sp->tty);
+			sp->tty = -1;
+		}
+	}
+	return 0;
+}
+
+static int
+open_queue(struct sup *sp)
+{
+	char why[256];
+
+	queue_name(sp->s.path, sp->qname, sizeof(sp->qname));
+	sp->q = queue_create(sp->qname, &sp->qdepth, why, sizeof(why));
+	if (sp->q == (mqd_t)-1) {
+		fprintf(stderr, "ingestd: cannot create message queue: %s\n", why);
+		return EX_OSERR;
+	}
+	sp->sb->hdr.queue_max = sp->qdepth;
+	log_info("event=queue name=%s depth=%ld msgsize=%d limit=%s", sp->qname, sp->qdepth,
+	    QUEUE_MSGSIZE, LQ(why));
+	return 0;
+}
+
+/* What the last run appended is made durable now: the notifier may post all of it. */
+static void
+sync_journal(struct sup *sp)
+{
+	off_t upto = 0;
+
+	if (journal_settle(sp->s.dirfd, sp->s.fsync, &upto) == -1)
+		log_warn("event=journal_sync");
+	sb_journal_synced(sp->sb, (int64_t)upto);
 }
 
 static int
 setup(struct sup *sp)
 {
-	char err[PATH_MAX + 256], why[256];
+	static const struct children_ops ops = { run_child, role_name, child_died, NULL };
+	struct children_ops o = ops;
+	char err[PATH_MAX + 256];
 	sigset_t set;
 	int rc;
 
-	/*
-	 * Head our own process group before anything else: under runsv we share
-	 * one with runsv and the log process, and a group kill would take them.
-	 */
-	if (getpgrp() != getpid() && setpgid(0, 0) == -1 && getsid(0) != getpid())
-		log_warn("event=setpgid");
-	sp->self = getpid();
+	if ((rc = own_group(sp)) != 0)
+		return rc;
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		log_warn("event=subreaper");
-
 	rc = priv_drop(sp->c->user, sp->c->allow_root, sp->c->handler.command.n > 0, err,
 	    sizeof(err));
-	if (rc != 0) {
-		fprintf(stderr, "ingestd: %s\n", err);
-		return rc;
-	}
-	rc = open_spool(sp, &sp->s, err, sizeof(err));
+	if (rc == 0 && (rc = spool_open(&sp->s, sp->c->spool, sp->c->fsync, err, sizeof(err))) == 0)
+		rc = spool_lock(&sp->s, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "ingestd: %s\n", err);
 		return rc;
@@ -717,18 +605,17 @@ setup(struct sup *sp)
 		    strerror(errno));
 		return EX_CANTCREAT;
 	}
-	queue_name(sp->s.path, sp->qname, sizeof(sp->qname));
-	sp->q = queue_create(sp->qname, &sp->qdepth, why, sizeof(why));
-	if (sp->q == (mqd_t)-1) {
-		fprintf(stderr, "ingestd: cannot create message queue: %s\n", why);
+	if ((rc = open_queue(sp)) != 0)
+		return rc;
+	if (pipe2(sp->bell, O_NONBLOCK | O_CLOEXEC) == -1 ||
+	    pipe2(sp->ready, O_NONBLOCK | O_CLOEXEC) == -1 ||
+	    handoff_init(&sp->ho, &sp->s, sp->q, sp->sb) == -1) {
+		fprintf(stderr, "ingestd: %s\n", strerror(errno));
 		return EX_OSERR;
 	}
-	sp->qnb = mq_open(sp->qname, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	if (sp->qnb == (mqd_t)-1)
-		log_warn("event=queue_open mode=nonblock");
-	sp->sb->hdr.queue_max = sp->qdepth;
-	log_info("event=queue name=%s depth=%ld msgsize=%d limit=\"%s\"", sp->qname, sp->qdepth,
-	    QUEUE_MSGSIZE, why);
+	sync_journal(sp);
+	o.arg = sp;
+	children_init(&sp->ch, sp->sb, &o);
 
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
@@ -754,7 +641,7 @@ int
 supervisor_run(struct conf *c, const struct overrides *ov)
 {
 	struct sup *sp;
-	int i, rc;
+	int rc = 0;
 
 	/* Large (the child table): keep it off the stack. */
 	sp = calloc(1, sizeof(*sp));
@@ -764,89 +651,44 @@ supervisor_run(struct conf *c, const struct overrides *ov)
 	}
 	sp->c = c;
 	sp->ov = ov;
-	sp->readyfd = -1;
-	sp->sigfd = -1;
-	sp->q = sp->qnb = (mqd_t)-1;
-	sp->generation = 1;
+	sp->sigfd = sp->tty = -1;
+	sp->bell[0] = sp->bell[1] = sp->ready[0] = sp->ready[1] = -1;
+	sp->q = (mqd_t)-1;
 	log_init("supervisor", c->verbosity);
 
-	rc = setup(sp);
-	if (rc != 0)
+	if ((rc = setup(sp)) != 0)
 		goto out;
-	sp->sb->hdr.generation = sp->generation;
+	sp->sb->hdr.generation = sp->ch.generation;
 	log_info("event=start version=%s spool=%s workers=%u pgid=%ld", INGESTD_VERSION,
-	    sp->s.path, c->workers, (long)getpgrp());
-	add_child(sp, ROLE_WATCHER, 0);
-	set_target(sp, c->workers, "start");
-	for (i = 0; i < remote_children(c); i++)
-		add_child(sp, ROLE_REMOTE, i);
-	sp->metrics_due = c->metrics_file ? now_ms() : 0;
+	    LQ(sp->s.path), c->workers, (long)getpgrp());
+	start_children(sp);
 
 	for (;;) {
-		struct pollfd p[2] = {
+		struct pollfd p[3] = {
 			{ .fd = sp->sigfd, .events = POLLIN },
-			{ .fd = sp->readyfd, .events = POLLIN },
+			{ .fd = sp->bell[0], .events = POLLIN },
+			{ .fd = sp->ready[0], .events = POLLIN },
 		};
-		struct signalfd_siginfo si;
 
-		if (poll(p, 2, next_timeout(sp)) == -1 && errno != EINTR)
+		if (poll(p, 3, next_timeout(sp)) == -1 && errno != EINTR)
 			fatal("event=poll");
-		if (p[1].revents & (POLLIN | POLLHUP)) {
-			char b;
-			ssize_t n = read(sp->readyfd, &b, 1);
-
-			close(sp->readyfd);
-			sp->readyfd = -1;
-			if (n == 1 && !sp->ready) {
-				sp->ready = 1;
-				log_info("event=ready spool=%s workers=%u", sp->s.path, sp->target);
-			}
-		}
-		while (read(sp->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-			switch (si.ssi_signo) {
-			case SIGTERM:
-			case SIGINT:
-			case SIGQUIT:
-				rc = shutdown_all(sp, (int)si.ssi_signo);
-				goto out;
-			case SIGHUP:
-				reload(sp);
-				break;
-			case SIGTTIN:
-				if (sp->target < 256)
-					set_target(sp, sp->target + 1, "SIGTTIN");
-				else
-					log_info("event=workers target=256 why=SIGTTIN action=none "
-					    "reason=\"at most 256\"");
-				break;
-			case SIGTTOU:
-				if (sp->target > 1)
-					set_target(sp, sp->target - 1, "SIGTTOU");
-				else
-					log_info("event=workers target=1 why=SIGTTOU action=none "
-					    "reason=\"never fewer than one\"");
-				break;
-			case SIGUSR1:
-				log_status(sp);
-				break;
-			default:
-				break;
-			}
-		}
-		reap(sp, 0);
-		respawn_due(sp);
-		if (sp->metrics_due && now_ms() >= sp->metrics_due) {
-			if (metrics_write(sp->c->metrics_file, sp->sb, &sp->s, sp->q, &sp->c->ignore) == -1)
-				log_warn("event=metrics path=%s", sp->c->metrics_file);
-			sp->metrics_due = now_ms() + sp->c->metrics_interval_ms;
-		}
+		if (p[2].revents & POLLIN)
+			on_ready(sp);
+		if (p[1].revents & POLLIN)
+			on_bell(sp);
+		if ((p[0].revents & POLLIN) && on_signals(sp, &rc))
+			break;
+		on_children(sp);
+		on_timers(sp);
 	}
 out:
+	release_tty(sp);
 	/* Our caller frees the config it gave us; a reload may have replaced it. */
 	if (sp->c_owned) {
 		conf_free(sp->c);
 		free(sp->c);
 	}
+	handoff_free(&sp->ho);
 	spool_close(&sp->s);
 	free(sp);
 	return rc;

@@ -1,6 +1,6 @@
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,24 +10,22 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sysexits.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fetch.h"
+#include "filing.h"
 #include "handler.h"
 #include "ignore.h"
 #include "job.h"
-#include "journal.h"
 #include "log.h"
 #include "packet.h"
 #include "queue.h"
 #include "template.h"
-#include "watcher.h"
 #include "worker.h"
 
-#define OUTCOME_FILE "outcome"
-#define LOG_FILE "log"
-#define MANIFEST_FILE "manifest.json"
+/* Under load the worker looks at its signals this often, between jobs. */
+#define SIGNAL_CHECK_MS 10
 
 /* What one worker process needs; it lives on worker_main's stack. */
 struct worker {
@@ -35,28 +33,27 @@ struct worker {
 	struct spool      *s;
 	mqd_t              q;
 	int                sigfd;
-	int                journalfd;
 	int                slot;
 	int                stop;	/* finish the current job, take no more */
 	int                abandon;	/* drop the current job now */
-	struct job         spare;	/* locked, empty: the job a claim renames into */
+	struct filer       f;
 	struct scoreboard *sb;
 	struct sb_slot    *me;
 	unsigned           jobs;	/* jobs run, for max_jobs_per_worker */
-	char               instance[32];	/* this daemon run: "PID.STARTMS" */
-	long long          started_ms;	/* when this daemon run started */
+	uint64_t           signals_seen;	/* monotonic ms of the last look */
+	uid_t              uid;
+	gid_t              gid;
+	gid_t              groups[64];
+	int                ngroups;
 };
 
-enum run_result { RUN_FILED, RUN_ABANDONED, RUN_ERROR };
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+/* How one handler run ended, for the job. */
+enum run {
+	RUN_DONE,	/* exit 0 */
+	RUN_FAILED,	/* the packet's fault or the handler's: reason set */
+	RUN_RETRY,	/* exit 75, or could not be started: retry later */
+	RUN_ABANDONED	/* we were told to stop: not the packet's fault */
+};
 
 static void
 sb_busy(struct worker *w, const struct job *j)
@@ -116,247 +113,34 @@ interrupted(void *arg)
 	return w->abandon;
 }
 
-/* Sleep ms unless told to stop. Returns 1 if interrupted. */
-static int
-wait_ms(struct worker *w, uint64_t ms)
-{
-	uint64_t end = now_ms() + ms;
-
-	while (!w->stop) {
-		struct pollfd p = { .fd = w->sigfd, .events = POLLIN };
-		uint64_t now = now_ms();
-
-		if (now >= end)
-			return 0;
-		if (poll(&p, 1, (int)(end - now)) > 0)
-			on_signal(w);
-	}
-	return 1;
-}
-
-static uint64_t
-backoff_for(const struct conf *c, unsigned attempt)
-{
-	uint64_t d = c->handler.backoff_ms;
-	unsigned i;
-
-	for (i = 1; i < attempt && d < c->handler.backoff_max_ms; i++)
-		d *= 2;
-	return d > c->handler.backoff_max_ms ? c->handler.backoff_max_ms : d;
-}
-
-/* --- filing ---------------------------------------------------------------- */
-
-static int
-write_file_at(int dirfd, const char *name, const char *data, size_t len, int durable, int excl)
-{
-	int fd, e;
-
-	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-	    (excl ? O_EXCL : O_TRUNC), 0640);
-	if (fd == -1)
-		return -1;
-	if (write(fd, data, len) != (ssize_t)len || (durable && fdatasync(fd) == -1)) {
-		e = errno ? errno : EIO;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return close(fd);
-}
+/* --- verdicts ----------------------------------------------------------------- */
 
 static void
-file_records(struct worker *w, struct job *j, int dirfd, const char *stem, const char *line,
-    int failed)
+stage(struct worker *w, struct job *j, int failed, const char *reason, uint64_t start, int tree)
 {
-	static const struct { const char *from, *suffix; } recs[] = {
-		{ LOG_FILE, ".log" }, { MANIFEST_FILE, ".json" },
-		{ "tree", ".tree" },	/* only there with packet.keep_extracted */
-	};
-	char to[NAME_MAX + 1];
-	size_t i;
-
-	for (i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
-		if (strcmp(recs[i].from, "tree") == 0 && !w->c->packet.keep_extracted)
-			continue;	/* a crashed attempt's leftovers go with the job */
-		snprintf(to, sizeof(to), "%s%s", stem, recs[i].suffix);
-		if (renameat2(j->fd, recs[i].from, dirfd, to, RENAME_NOREPLACE) == -1 &&
-		    errno != ENOENT)
-			log_warn("event=file_record job=%s record=%s", j->id, to);
-	}
-	if (failed) {
-		snprintf(to, sizeof(to), "%s.error", stem);
-		if (write_file_at(dirfd, to, line, strlen(line), w->s->fsync, 1) == -1 &&
-		    errno != EEXIST)
-			log_warn("event=file_record job=%s record=%s", j->id, to);
-	}
+	if (filing_stage(&w->f, j, failed, reason, clock_mono_ms() - start, tree) == FILING_ERROR)
+		log_warn("event=stage job=%s", j->id);
 }
 
-/*
- * Second half of filing, once the packet has left pkt/: the records, the
- * directory's durability, the journal line, the job's removal. Every step
- * may be repeated: after a failure (ENOSPC, EIO) or a crash it is run again,
- * and `again` makes it look for its journal line first (from off, the
- * journal's size before the first try) so that it is never written twice.
- */
-static int
-complete(struct worker *w, struct job *j, int failed, const char *stem, const char *line,
-    off_t off, int again, uint64_t dur_ms)
+/* Leave the job in work/ for the next worker or the next run. */
+static void
+abandon(struct worker *w, struct job *j)
 {
-	int dirfd = failed ? w->s->failedfd : w->s->donefd;
-	char q[NAME_MAX * 4 + 3];
-	const char *p;
-
-	file_records(w, j, dirfd, stem, line, failed);
-	if (spool_sync_dir(w->s, dirfd) == -1)
-		return -1;
-	if (!again || journal_has_job(w->s->dirfd, off, j->id) == 0) {
-		if (journal_append(w->journalfd, line, strlen(line), w->s->fsync) == -1)
-			return -1;
-		sb_job_finished(w->sb, w->slot, failed, dur_ms);
-		log_quote(q, sizeof(q), *j->name ? j->name : stem);
-		if (failed && (p = strstr(line, " reason=")) != NULL)
-			log_info("event=failed job=%s name=%s attempts=%u reason=%.*s", j->id, q,
-			    j->attempts, (int)strcspn(p + 8, "\n"), p + 8);
-		else
-			log_info("event=%s job=%s name=%s attempts=%u dur_ms=%llu",
-			    failed ? "failed" : "done", j->id, q, j->attempts,
-			    (unsigned long long)dur_ms);
-	}
-	if (job_remove(w->s, j) == -1)
-		log_warn("event=job_remove job=%s", j->id);
-	return 0;
+	j->interrupted = 1;
+	log_info("event=interrupted job=%s name=%s", j->id, LQ(j->name));
+	filing_let_go(&w->f, j);
 }
 
-/*
- * Move the packet to done/ or failed/, then complete(). work/J/outcome is
- * written first, whole (temporary name, then rename), so that a crash or
- * an error at any later point is finished by resume() without running the
- * handler again and without a second journal line.
- */
-static int
-finish(struct worker *w, struct job *j, int failed, const char *reason, uint64_t dur_ms)
+/* Empty tree/ before a job waits: a deferred job is prepared again. */
+static void
+defer(struct worker *w, struct job *j, unsigned n, const char *why)
 {
-	const char *dname = failed ? "failed" : "done";
-	int dirfd = failed ? w->s->failedfd : w->s->donefd;
-	int del = !failed && w->c->packet.on_success == ON_SUCCESS_DELETE;
-	char stem[NAME_MAX + 1], ts[40], qname[NAME_MAX * 4 + 3], qfiled[NAME_MAX * 4 + 16];
-	char line[JOURNAL_LINE_MAX], outcome[JOURNAL_LINE_MAX + NAME_MAX + 64];
-	char filed[NAME_MAX + 16];
-	off_t off = journal_size(w->journalfd);
-	unsigned n = 0;
-	int len, olen;
-
-	for (;;) {
-		if (spool_pick_stem(dirfd, j->name, &n, stem, sizeof(stem)) == -1)
-			return -1;
-		snprintf(filed, sizeof(filed), "%s/%s", dname, stem);
-		journal_timestamp(ts, sizeof(ts));
-		len = snprintf(line, sizeof(line),
-		    "ts=%s job=%s name=%s outcome=%s attempts=%u dur_ms=%llu wait_ms=%lld worker=%ld "
-		    "filed=%s%s%s\n",
-		    ts, j->id, log_quote(qname, sizeof(qname), j->name), dname, j->attempts,
-		    (unsigned long long)dur_ms, j->wait_ms, (long)getpid(),
-		    del ? "-" : log_quote(qfiled, sizeof(qfiled), filed),
-		    failed ? " reason=" : "", failed ? reason : "");
-		if (len < 0 || (size_t)len >= sizeof(line)) {
-			/* A reason too long for one line: keep the line whole, cut the reason. */
-			len = (int)sizeof(line) - 1;
-			line[len - 1] = '\n';
-		}
-		/* The stem goes last on its line: names may hold spaces. */
-		olen = snprintf(outcome, sizeof(outcome), "journal_off=%lld stem=%s\n%s",
-		    (long long)off, stem, line);
-		if (write_file_at(j->fd, OUTCOME_FILE ".tmp", outcome, (size_t)olen, w->s->fsync,
-		    0) == -1 || renameat(j->fd, OUTCOME_FILE ".tmp", j->fd, OUTCOME_FILE) == -1)
-			return -1;
-		if (del) {
-			if (spool_rmtree(j->pktfd, j->name) == -1)
-				return -1;
-			break;
-		}
-		if (renameat2(j->pktfd, j->name, dirfd, stem, RENAME_NOREPLACE) == 0)
-			break;
-		if (errno != EEXIST)
-			return -1;
-		n++;	/* another worker filed a packet of the same name just now */
-	}
-	return complete(w, j, failed, stem, line, off, 0, dur_ms);
+	if (job_clear_tree(j) == -1)
+		log_warn("event=clear_tree job=%s", j->id);
+	(void)filing_defer(&w->f, j, n, why);
 }
 
-/*
- * Carry on from work/J/outcome: file the packet again if it never left
- * pkt/, else complete() what is left. 0, -1 to retry later, or -2 when the
- * outcome cannot be read.
- */
-static int
-resume(struct worker *w, struct job *j)
-{
-	char buf[JOURNAL_LINE_MAX + NAME_MAX + 64], *line, *p, *stem;
-	struct stat st;
-	long long off;
-	ssize_t n;
-	int fd, failed;
-
-	fd = openat(j->fd, OUTCOME_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd == -1)
-		return -2;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -2;
-	buf[n] = '\0';
-	line = strchr(buf, '\n');
-	stem = strstr(buf, " stem=");
-	if (line == NULL || stem == NULL || stem > line ||
-	    sscanf(buf, "journal_off=%lld ", &off) != 1 || line[1] == '\0')
-		return -2;
-	*line++ = '\0';
-	stem += 6;
-	failed = strstr(line, " outcome=failed ") != NULL;
-	if (*j->name && fstatat(j->pktfd, j->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		/* The packet never left: file it again with the recorded verdict. */
-		p = strstr(line, " reason=");
-		if (p != NULL)
-			p[strcspn(p, "\n")] = '\0';
-		return finish(w, j, failed, p ? p + 8 : "", 0);
-	}
-	return complete(w, j, failed, stem, line, (off_t)off, 1, 0);
-}
-
-/*
- * Filing can fail for a while (ENOSPC, EIO): keep the job and try again,
- * from where it stopped. With from_outcome the job was adopted with its
- * verdict already written.
- */
-static enum run_result
-finish_retrying(struct worker *w, struct job *j, int failed, const char *reason, uint64_t dur,
-    int from_outcome)
-{
-	unsigned attempt;
-	int rc;
-
-	for (attempt = 1;; attempt++) {
-		/* After a failure, carry on from the outcome if it was written. */
-		int again = from_outcome ||
-		    (attempt > 1 && faccessat(j->fd, OUTCOME_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0);
-
-		rc = again ? resume(w, j) : finish(w, j, failed, reason, dur);
-		if (rc == 0)
-			return RUN_FILED;
-		if (rc == -2)
-			return RUN_ERROR;
-		log_warn("event=file_retry job=%s name=%s attempt=%u", j->id, j->name, attempt);
-		if (wait_ms(w, backoff_for(w->c, attempt))) {
-			j->interrupted = 1;
-			(void)job_save_state(j);
-			job_release(j);
-			return RUN_ABANDONED;
-		}
-	}
-}
-
-/* --- running --------------------------------------------------------------- */
+/* --- running -------------------------------------------------------------------- */
 
 static void
 env_push(struct strv *env, const char *key, const char *val)
@@ -412,8 +196,7 @@ build_argv(struct worker *w, struct job *j, const struct packet_result *pr, cons
 	return argv->n == w->c->handler.command.n ? 0 : -1;
 }
 
-/* One handler run. Returns 0 done, 1 failed (reason set), 2 retry, 3 abandoned. */
-static int
+static enum run
 run_handler(struct worker *w, struct job *j, const struct packet_result *pr, char *reason,
     size_t reasonlen)
 {
@@ -421,20 +204,23 @@ run_handler(struct worker *w, struct job *j, const struct packet_result *pr, cha
 	struct handler_result hr;
 	struct handler_ctx h;
 	char path[PATH_MAX + NAME_MAX + 8];
-	int logfd, rc;
+	enum run rc;
+	int logfd;
 
-	snprintf(path, sizeof(path), "%s/pkt/%s", j->dir, j->name);
+	snprintf(path, sizeof(path), "%s/%s/%s", j->dir, JOB_PKT, j->name);
 	if (build_argv(w, j, pr, path, &argv) == -1 || build_env(w, j, pr, path, &env) == -1) {
 		snprintf(reason, reasonlen, "internal error=\"cannot build the handler's argv\"");
-		rc = 2;
+		rc = RUN_RETRY;
 		goto out;
 	}
-	logfd = openat(j->fd, LOG_FILE, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+	logfd = openat(j->fd, JOB_LOG, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+	    0640);
 	if (logfd == -1) {
-		snprintf(reason, reasonlen, "system error=\"cannot open job log: %s\"", strerror(errno));
-		rc = 2;
+		snprintf(reason, reasonlen, "system error=%s", LQ(strerror(errno)));
+		rc = RUN_RETRY;
 		goto out;
 	}
+	j->has_log = 1;
 	if (j->attempts > 1) {
 		char hdr[64];
 		int m = snprintf(hdr, sizeof(hdr), "[ingestd: attempt %u]\n", j->attempts);
@@ -452,302 +238,346 @@ run_handler(struct worker *w, struct job *j, const struct packet_result *pr, cha
 	h.on_signal = on_signal;
 	h.arg = w;
 	if (handler_run(&h, &hr) == -1) {
-		snprintf(reason, reasonlen, "system error=\"cannot start handler: %s\"", strerror(errno));
+		snprintf(reason, reasonlen, "system error=%s",
+		    LQ(strerror(errno)));
 		close(logfd);
-		rc = 2;
+		rc = RUN_RETRY;
 		goto out;
 	}
 	close(logfd);
 	handler_reason(&hr, w->c->handler.timeout_ms, reason, reasonlen);
 	if (hr.how == HANDLER_ABANDONED)
-		rc = 3;
+		rc = RUN_ABANDONED;
 	else if (hr.how == HANDLER_EXITED && hr.code == 0)
-		rc = 0;
+		rc = RUN_DONE;
 	else if (hr.how == HANDLER_EXITED && hr.code == EX_TEMPFAIL)
-		rc = 2;
+		rc = RUN_RETRY;
 	else
-		rc = 1;
+		rc = RUN_FAILED;
 	log_debug("event=handler job=%s name=%s attempt=%u how=%d code=%d dur_ms=%llu",
-	    j->id, j->name, j->attempts, (int)hr.how, hr.code, (unsigned long long)hr.dur_ms);
+	    j->id, LQ(j->name), j->attempts, (int)hr.how, hr.code,
+	    (unsigned long long)hr.dur_ms);
 out:
 	strv_free(&argv);
 	strv_free(&env);
 	return rc;
 }
 
-/* Leave the job in work/ for the next worker or the next run. */
-static enum run_result
-abandon(struct worker *w, struct job *j)
-{
-	j->interrupted = 1;
-	(void)job_save_state(j);
-	log_info("event=interrupted job=%s name=%s", j->id, j->name);
-	job_release(j);
-	(void)w;
-	return RUN_ABANDONED;
-}
-
 /*
  * A URL packet: download into the inbox, where the result becomes an
  * ordinary packet; the .url file itself is then filed.
  */
-static enum run_result
+static void
 run_fetch(struct worker *w, struct job *j, uint64_t start)
 {
 	struct fetch_ctl ctl = { interrupted, w };
 	char reason[2048] = "", path[PATH_MAX + NAME_MAX + 8];
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/pkt/%s", j->dir, j->name);
-	for (;;) {
-		j->attempts++;
-		(void)job_save_state(j);
-		rc = fetch_url_packet(w->c, w->s, path, j->name, &ctl, reason, sizeof(reason));
-		if (rc == FETCH_INTERRUPTED)
-			return abandon(w, j);
-		if (rc == PACKET_OK || rc == PACKET_BAD || j->attempts > w->c->handler.retries)
-			break;
+	snprintf(path, sizeof(path), "%s/%s/%s", j->dir, JOB_PKT, j->name);
+	filing_commit(&w->f);	/* nothing staged waits for a download */
+	j->attempts++;
+	(void)job_save_state(j);
+	rc = fetch_url_packet(w->c, w->s, path, j->name, &ctl, reason, sizeof(reason));
+	if (rc == FETCH_INTERRUPTED) {
+		abandon(w, j);
+	} else if (rc == PACKET_OK || rc == PACKET_BAD || j->attempts > w->c->handler.retries) {
+		stage(w, j, rc != PACKET_OK, reason, start, 0);
+	} else {
 		__atomic_add_fetch(&w->sb->hdr.retried, 1, __ATOMIC_RELAXED);
-		log_info("event=retry job=%s name=%s attempt=%u reason=%s", j->id, j->name,
+		log_info("event=retry job=%s name=%s attempt=%u reason=%s", j->id, LQ(j->name),
 		    j->attempts, reason);
-		if (wait_ms(w, backoff_for(w->c, j->attempts)))
-			return abandon(w, j);
+		defer(w, j, j->attempts, "fetch");
 	}
-	return finish_retrying(w, j, rc != PACKET_OK, reason, now_ms() - start, 0);
 }
 
-static enum run_result
+/* Can the daemon's user read the packet (and enter it, for a folder)? */
+static int
+readable(const struct worker *w, const struct stat *st)
+{
+	mode_t need = S_ISDIR(st->st_mode) ? 5 : 4;
+	int i;
+
+	if (w->uid == 0)
+		return 1;
+	if (st->st_uid == w->uid)
+		return ((st->st_mode >> 6) & need) == need;
+	if (st->st_gid == w->gid)
+		return ((st->st_mode >> 3) & need) == need;
+	for (i = 0; i < w->ngroups; i++)
+		if (st->st_gid == w->groups[i])
+			return ((st->st_mode >> 3) & need) == need;
+	return (st->st_mode & need) == need;
+}
+
+/* The job's packet is in pkt/: prepare it, run the handler, stage the verdict. */
+static void
 run_job(struct worker *w, struct job *j)
 {
 	const struct conf *c = w->c;
 	struct packet_result pr;
-	char reason[2048] = "";
-	uint64_t start = now_ms();
+	char reason[2048] = "", tmp[2048 + 64];
+	uint64_t start = clock_mono_ms();
 	struct stat st;
-	unsigned tries = 0;
-	int rc, failed = 0;
+	int rc, tree;
+	enum run run;
 
 	memset(&pr, 0, sizeof(pr));
 	if (j->crashes > c->handler.retries) {
 		snprintf(reason, sizeof(reason), "crashed crashes=%u", j->crashes);
-		return finish_retrying(w, j, 1, reason, 0, 0);
+		stage(w, j, 1, reason, start, 0);
+		return;
 	}
 	if (fstatat(j->pktfd, j->name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-		log_warn("event=stat job=%s name=%s", j->id, j->name);
-		return RUN_ERROR;
+		log_warn("event=stat job=%s name=%s", j->id, LQ(j->name));
+		filing_let_go(&w->f, j);
+		return;
 	}
-	if (S_ISLNK(st.st_mode))
-		return finish_retrying(w, j, 1, "symlink", 0, 0);
-	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
-		return finish_retrying(w, j, 1, "type error=\"not a regular file or folder\"", 0, 0);
-	if (S_ISREG(st.st_mode) && fetch_is_url_packet(j->name))
-		return run_fetch(w, j, start);
-
-	for (;;) {
-		rc = packet_prepare(c, j->dir, j->name, &pr, reason, sizeof(reason));
-		if (rc == PACKET_OK)
-			break;
-		if (rc == PACKET_BAD) {
-			failed = 1;
-			goto file;
-		}
-		/*
-		 * PACKET_TEMP: the system's fault (full disk...): wait with a growing
-		 * pause, never fail the packet for it.
-		 */
-		tries++;
-		log_warnx("event=prepare_retry job=%s name=%s attempt=%u reason=%s", j->id,
-		    j->name, tries, reason);
-		packet_cleanup(c, j->dir, &pr);
-		if (wait_ms(w, backoff_for(c, tries)))
-			return abandon(w, j);
+	if (S_ISLNK(st.st_mode)) {
+		stage(w, j, 1, "symlink", start, 0);
+		return;
 	}
-	while (c->handler.command.n > 0) {
-		j->attempts++;
-		j->interrupted = 0;
-		(void)job_save_state(j);
-		rc = run_handler(w, j, &pr, reason, sizeof(reason));
-		if (rc == 0)
-			break;
-		if (rc == 3) {
-			packet_cleanup(c, j->dir, &pr);
-			return abandon(w, j);
-		}
-		if (rc == 1 || j->attempts > c->handler.retries) {
-			if (rc == 2) {
-				char tmp[sizeof(reason)];
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		stage(w, j, 1, "type error=\"not a regular file or folder\"", start, 0);
+		return;
+	}
+	if (!readable(w, &st)) {
+		snprintf(reason, sizeof(reason), "permission entry=%s mode=%04o uid=%u gid=%u "
+		    "error=\"the daemon's user may not read it\"", LQ(j->name),
+		    (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, (unsigned)st.st_gid);
+		stage(w, j, 1, reason, start, 0);
+		return;
+	}
+	if (S_ISREG(st.st_mode) && fetch_is_url_packet(j->name)) {
+		run_fetch(w, j, start);
+		return;
+	}
 
-				char q[sizeof(reason) + 16];
-
-				snprintf(tmp, sizeof(tmp), "tempfail attempts=%u last=%s", j->attempts,
-				    log_quote(q, sizeof(q), reason));
-				snprintf(reason, sizeof(reason), "%s", tmp);
-			}
-			failed = 1;
+	rc = packet_prepare(c, j->dir, j->name, &pr, reason, sizeof(reason));
+	tree = 1;	/* whatever prepare left in tree/ is cleared with the job */
+	if (rc == PACKET_BAD) {
+		stage(w, j, 1, reason, start, tree);
+		return;
+	}
+	if (rc != PACKET_OK) {
+		/* The system's fault (a full disk...): never the packet's. */
+		log_warnx("event=prepare_retry job=%s name=%s reason=%s", j->id, LQ(j->name),
+		    reason);
+		defer(w, j, ++j->ftries, "prepare");
+		return;
+	}
+	j->has_manifest = pr.manifest[0] != '\0';
+	if (c->handler.command.n == 0) {
+		strv_free(&pr.env);
+		stage(w, j, 0, "", start, tree);
+		return;
+	}
+	/* What is staged must not wait for a handler to finish. */
+	filing_commit(&w->f);
+	j->attempts++;
+	j->interrupted = 0;
+	(void)job_save_state(j);
+	run = run_handler(w, j, &pr, reason, sizeof(reason));
+	strv_free(&pr.env);
+	switch (run) {
+	case RUN_DONE:
+		stage(w, j, 0, "", start, tree);
+		break;
+	case RUN_FAILED:
+		stage(w, j, 1, reason, start, tree);
+		break;
+	case RUN_ABANDONED:
+		abandon(w, j);
+		break;
+	case RUN_RETRY:
+		if (j->attempts > c->handler.retries) {
+			snprintf(tmp, sizeof(tmp), "tempfail attempts=%u last=%s", j->attempts,
+			    LQ(reason));
+			stage(w, j, 1, tmp, start, tree);
 			break;
 		}
 		__atomic_add_fetch(&w->sb->hdr.retried, 1, __ATOMIC_RELAXED);
-		log_info("event=retry job=%s name=%s attempt=%u backoff_ms=%llu", j->id, j->name,
-		    j->attempts, (unsigned long long)backoff_for(c, j->attempts));
-		if (wait_ms(w, backoff_for(c, j->attempts))) {
-			packet_cleanup(c, j->dir, &pr);
-			return abandon(w, j);
-		}
+		log_info("event=retry job=%s name=%s attempt=%u backoff_ms=%llu", j->id,
+		    LQ(j->name), j->attempts,
+		    (unsigned long long)filing_backoff_ms(c, j->attempts));
+		defer(w, j, j->attempts, "tempfail");
+		break;
 	}
-file:
-	packet_cleanup(c, j->dir, &pr);
-	return finish_retrying(w, j, failed, reason, now_ms() - start, 0);
 }
 
-/* --- the loop --------------------------------------------------------------- */
-
-/* Take over work/id if nobody holds it, and finish it. */
+/* A job taken over from work/ or defer/: finish its filing or run it again. */
 static void
-adopt_one(struct worker *w, const char *id)
+resume(struct worker *w, struct job *j)
+{
+	if (filing_recover(&w->f, j) != FILING_RUN)
+		return;
+	if (j->interrupted)
+		j->interrupted = 0;
+	else if (j->crashes > 0)
+		__atomic_add_fetch(&w->sb->hdr.crashes, 1, __ATOMIC_RELAXED);
+	sb_busy(w, j);
+	run_job(w, j);
+	sb_idle(w);
+}
+
+/* --- hints ------------------------------------------------------------------------ */
+
+static void
+take_packet(struct worker *w, const char *name)
 {
 	struct job j;
+
+	if (!name_is_valid(name) || name_is_internal(name) || ignore_match(&w->c->ignore, name)) {
+		log_debug("event=skip name=%s", LQ(name));
+		return;
+	}
+	if (filing_spare(&w->f, &j) == -1) {
+		log_warn("event=job_new");
+		return;
+	}
+	if (job_claim(w->s, &j, name) == -1) {
+		int e = errno;
+
+		filing_unspare(&w->f, &j);
+		if (e == ENOENT)
+			return;	/* another worker was first, or a duplicate hint */
+		/* It stays in the inbox; the supervisor offers it again now and then. */
+		if (sb_stuck_note(w->sb, name, e, sb_now_ms()))
+			log_warnx("event=stuck name=%s error=%s action=\"retried every minute\"",
+			    LQ(name), LQ(strerror(e)));
+		return;
+	}
+	sb_stuck_forget(w->sb, name);
+	log_debug("event=claim job=%s name=%s", j.id, LQ(name));
+	sb_busy(w, &j);
+	run_job(w, &j);
+	sb_idle(w);
+	w->jobs++;
+}
+
+/* "ID" or "ID:CRASHES", from the supervisor's sweep. */
+static void
+take_job(struct worker *w, const char *msg)
+{
+	char id[JOB_ID_LEN + 1];
+	struct job j;
+	unsigned crashes = 0;
 	int rc;
 
+	if (strlen(msg) < JOB_ID_LEN)
+		return;
+	memcpy(id, msg, JOB_ID_LEN);
+	id[JOB_ID_LEN] = '\0';
+	if (!job_is_id(id) || (msg[JOB_ID_LEN] != '\0' &&
+	    sscanf(msg + JOB_ID_LEN, ":%u", &crashes) != 1))
+		return;
 	rc = job_adopt(w->s, id, &j);
 	if (rc <= 0) {
 		if (rc == -1)
 			log_warn("event=adopt job=%s", id);
 		return;
 	}
-	if (faccessat(j.fd, OUTCOME_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (finish_retrying(w, &j, 0, "", 0, 1) != RUN_ERROR)
-			return;
-		/*
-		 * Unreadable: nothing was filed or journaled from it (the outcome is
-		 * complete before the packet moves), so run the job again if the
-		 * packet is still here; otherwise there is nothing left to do.
-		 */
-		log_warnx("event=recover job=%s error=\"unreadable outcome\" action=%s", j.id,
-		    *j.name ? "rerun" : "remove");
-		(void)unlinkat(j.fd, OUTCOME_FILE, 0);
-		if (*j.name == '\0') {
-			(void)job_remove(w->s, &j);
-			return;
-		}
-	}
-	if (*j.name == '\0') {
-		(void)job_remove(w->s, &j);
-		return;
-	}
-	/*
-	 * Only a worker dying under this daemon run counts against the packet
-	 * (a poison packet kills workers, not the supervisor). A job left by an
-	 * earlier run was cut off by a restart or a crash of the whole daemon.
-	 */
-	if (j.interrupted) {
-		j.interrupted = 0;
-	} else if (strcmp(j.instance, w->instance) == 0 ||
-	    ((j.instance[0] == '\0' || strcmp(j.instance, "-") == 0) &&
-	    job_created_ms(j.id) >= w->started_ms - 10)) {
-		j.crashes++;
-		__atomic_add_fetch(&w->sb->hdr.crashes, 1, __ATOMIC_RELAXED);
-	} else {
-		log_info("event=restarted job=%s name=%s previous_run=%s", j.id, j.name,
-		    j.instance[0] ? j.instance : "-");
-	}
-	snprintf(j.instance, sizeof(j.instance), "%s", w->instance);
-	(void)job_save_state(&j);
-	log_info("event=recover job=%s name=%s crashes=%u attempts=%u", j.id, j.name,
-	    j.crashes, j.attempts);
-	sb_busy(w, &j);
-	if (run_job(w, &j) == RUN_ERROR)
-		job_release(&j);
-	sb_idle(w);
+	j.crashes = crashes;
+	resume(w, &j);
 	w->jobs++;
 }
 
-/* Adopt what dead workers or a crashed run left in work/. */
 static void
-recover(struct worker *w)
+take_deferred(struct worker *w, const char *entry)
 {
-	struct dirent *de;
-	DIR *d;
-	int fd;
+	struct job j;
+	int rc;
 
-	fd = dup(w->s->workfd);
-	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
-		log_warn("event=recover_scan");
-		if (fd >= 0)
-			close(fd);
+	rc = job_undefer(w->s, entry, &j);
+	if (rc <= 0) {
+		if (rc == -1)
+			log_warn("event=undefer entry=%s", LQ(entry));
 		return;
 	}
-	/* work/ holds one entry per running or orphaned job: small. */
-	rewinddir(d);
-	while (!w->stop && (de = readdir(d)) != NULL)
-		if (job_is_id(de->d_name) && strcmp(de->d_name, w->spare.id) != 0)
-			adopt_one(w, de->d_name);
-	closedir(d);
+	log_debug("event=due job=%s name=%s", j.id, LQ(j.name));
+	resume(w, &j);
+	w->jobs++;
 }
 
-/* A name we took off the queue but cannot claim now goes back, never lost. */
-static void
-give_back(struct worker *w, const char *name)
-{
-	struct stat st;
+/* --- the loop --------------------------------------------------------------------- */
 
-	if (fstatat(w->s->inboxfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
-		return;	/* claimed by someone else meanwhile */
-	if (queue_offer(w->q, QUEUE_MSG_PACKET, name) == 0)
-		return;
-	/* The queue is full: the watcher will find it in the inbox. */
-	if (watcher_request_rescan(w->s->inboxfd) == -1)
-		log_warn("event=give_back name=%s", name);
+static void
+wait_for_work(struct worker *w)
+{
+	struct pollfd p[2] = {
+		{ .fd = (int)w->q, .events = POLLIN },
+		{ .fd = w->sigfd, .events = POLLIN },
+	};
+
+	if (poll(p, 2, -1) == -1 && errno != EINTR)
+		fatal("event=poll");
+	if (p[1].revents & POLLIN)
+		on_signal(w);
+	w->signals_seen = clock_mono_ms();
 }
 
 static void
-take(struct worker *w, const char *name)
+serve(struct worker *w)
 {
-	unsigned tries;
+	char msg[QUEUE_MSGSIZE], type;
+	int rc;
 
-	if (!name_is_valid(name) || name_is_internal(name) ||
-	    ignore_match(&w->c->ignore, name)) {
-		log_debug("event=skip name=%s", name);
-		return;
-	}
-	for (tries = 1;; tries++) {
-		if (w->spare.fd < 0 && job_new(w->s, &w->spare) == -1) {
-			log_warn("event=job_new");
-		} else if (job_claim(w->s, &w->spare, name) == 0) {
-			struct job j = w->spare;
+	while (!w->stop) {
+		uint64_t now = clock_mono_ms();
 
-			snprintf(j.instance, sizeof(j.instance), "%s", w->instance);
-			w->spare.fd = w->spare.pktfd = -1;
-			w->spare.id[0] = '\0';
-			log_debug("event=claim job=%s name=%s", j.id, name);
-			sb_busy(w, &j);
-			if (run_job(w, &j) == RUN_ERROR)
-				job_release(&j);
-			sb_idle(w);
-			w->jobs++;
-			return;
-		} else if (errno == ENOENT) {
-			/* Another worker was first, or a duplicate hint. work/ must show
-			 * only real jobs, so the empty job goes too. */
-			(void)job_remove(w->s, &w->spare);
-			w->spare.id[0] = '\0';
-			return;
-		} else {
-			log_warn("event=claim name=%s attempt=%u", name, tries);
+		if (now - w->signals_seen >= SIGNAL_CHECK_MS) {
+			(void)interrupted(w);
+			w->signals_seen = now;
+			if (w->stop)
+				break;
 		}
-		if (tries >= 5 || wait_ms(w, backoff_for(w->c, tries))) {
-			give_back(w, name);
-			return;
+		/*
+		 * A received message is gone from the queue: say in the scoreboard
+		 * that we are taking one, so that if we die before the claim the
+		 * supervisor can put the name back (or have the inbox rescanned).
+		 */
+		if (w->me != NULL) {
+			w->me->name[0] = '\0';
+			__atomic_store_n(&w->me->state, SB_TAKING, __ATOMIC_RELEASE);
+		}
+		rc = queue_take(w->q, &type, msg, sizeof(msg));
+		if (rc == 1 && type == QUEUE_MSG_PACKET && w->me != NULL)
+			snprintf(w->me->name, sizeof(w->me->name), "%.*s",
+			    (int)sizeof(w->me->name) - 1, msg);
+		if (rc <= 0) {
+			sb_idle(w);
+			if (rc == -1)
+				log_warn("event=queue_receive");
+			/* About to wait: what is staged is committed first. */
+			if (!filing_empty(&w->f))
+				filing_commit(&w->f);
+			else
+				wait_for_work(w);
+			continue;
+		}
+		__atomic_store_n(&w->sb->hdr.queue_depth, queue_depth(w->q), __ATOMIC_RELAXED);
+		if (type == QUEUE_MSG_PACKET)
+			take_packet(w, msg);
+		else if (type == QUEUE_MSG_JOB)
+			take_job(w, msg);
+		else if (type == QUEUE_MSG_DEFERRED)
+			take_deferred(w, msg);
+		sb_idle(w);
+		if (filing_due(&w->f))
+			filing_commit(&w->f);
+		if (w->c->max_jobs_per_worker && w->jobs >= w->c->max_jobs_per_worker) {
+			log_info("event=recycle slot=%d jobs=%u", w->slot, w->jobs);
+			w->stop = 1;
 		}
 	}
 }
 
 void
 worker_main(const struct conf *c, struct spool *s, mqd_t q, int slot, pid_t supervisor,
-    struct scoreboard *sb)
+    struct scoreboard *sb, int bellfd)
 {
 	struct worker w;
 	sigset_t set;
-	char name[QUEUE_MSGSIZE], type;
 
 	memset(&w, 0, sizeof(w));
 	w.c = c;
@@ -756,10 +586,11 @@ worker_main(const struct conf *c, struct spool *s, mqd_t q, int slot, pid_t supe
 	w.slot = slot;
 	w.sb = sb;
 	w.me = slot >= 0 && slot < SB_SLOTS ? &sb->slot[slot] : NULL;
-	w.started_ms = sb->hdr.started_ms;
-	snprintf(w.instance, sizeof(w.instance), "%ld.%lld", (long)supervisor,
-	    (long long)sb->hdr.started_ms);
-	w.spare.fd = w.spare.pktfd = -1;
+	w.uid = geteuid();
+	w.gid = getegid();
+	w.ngroups = getgroups((int)(sizeof(w.groups) / sizeof(w.groups[0])), w.groups);
+	if (w.ngroups < 0)
+		w.ngroups = 0;
 
 	/* The supervisor's death must not leave this worker or its handler behind. */
 	prctl(PR_SET_PDEATHSIG, WORKER_SIG_ABANDON);
@@ -781,55 +612,11 @@ worker_main(const struct conf *c, struct spool *s, mqd_t q, int slot, pid_t supe
 	w.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (w.sigfd == -1)
 		fatal("event=signalfd");
-	w.journalfd = journal_open(s->dirfd);
-	if (w.journalfd == -1)
-		fatal("event=journal_open path=%s/%s", s->path, JOURNAL_FILE);
+	if (filing_init(&w.f, c, s, sb, slot, bellfd) == -1)
+		fatal("event=journal_open path=%s", LQ(s->path));
 
-	recover(&w);
-	while (!w.stop) {
-		struct pollfd p[2] = {
-			{ .fd = (int)q, .events = POLLIN },
-			{ .fd = w.sigfd, .events = POLLIN },
-		};
-		int rc;
-
-		if (poll(p, 2, -1) == -1 && errno != EINTR)
-			fatal("event=poll");
-		if (p[1].revents & POLLIN)
-			on_signal(&w);
-		if (w.stop || !(p[0].revents & POLLIN))
-			continue;
-		/*
-		 * A received message is gone from the queue: say in the scoreboard
-		 * that we are taking one, so that if we die before the claim the
-		 * supervisor can put the name back (or have the inbox rescanned).
-		 */
-		if (w.me != NULL) {
-			w.me->name[0] = '\0';
-			__atomic_store_n(&w.me->state, SB_TAKING, __ATOMIC_RELEASE);
-		}
-		rc = queue_take(q, &type, name, sizeof(name));
-		if (rc == 1 && type == QUEUE_MSG_PACKET && w.me != NULL)
-			snprintf(w.me->name, sizeof(w.me->name), "%.*s", (int)sizeof(w.me->name) - 1,
-			    name);
-		if (rc == -1) {
-			log_warn("event=queue_receive");
-			continue;
-		}
-		if (rc == 1)
-			__atomic_store_n(&sb->hdr.queue_depth, queue_depth(q), __ATOMIC_RELAXED);
-		if (rc == 1 && type == QUEUE_MSG_PACKET)
-			take(&w, name);
-		else if (rc == 1 && type == QUEUE_MSG_JOB && job_is_id(name))
-			adopt_one(&w, name);
-		sb_idle(&w);
-		if (c->max_jobs_per_worker && w.jobs >= c->max_jobs_per_worker) {
-			log_info("event=recycle slot=%d jobs=%u", slot, w.jobs);
-			w.stop = 1;
-		}
-	}
-	if (w.spare.fd >= 0)
-		(void)job_remove(s, &w.spare);
+	serve(&w);
+	filing_close(&w.f);
 	log_debug("event=exit slot=%d", slot);
 	_exit(0);
 }

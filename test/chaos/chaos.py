@@ -235,7 +235,7 @@ class World:
         """{pid: role} of the daemon's live children, from its event=spawn lines."""
         spawned = {}
         for line in self.read_log(self.log).decode(errors="replace").splitlines():
-            m = re.search(r"event=spawn role=(\w+) pid=(\d+)", line)
+            m = re.search(r"event=spawn child_role=(\w+) child_pid=(\d+)", line)
             if m:
                 spawned[int(m.group(2))] = m.group(1)
         live = set(children(self.proc.pid))

@@ -91,11 +91,11 @@ quick_handler() {
 	alive "$CANARY_PID" || fail "the canary in the parent's process group was killed"
 }
 
-@test "two packets with the same name are both kept: done/x.zip and done/x.zip.~1~, nothing overwritten" {
+@test "two packets with the same name are both kept: done/x.zip and done/x.zip.~JOBID~, nothing overwritten" {
 	write_conf
 	quick_handler
 	start_daemon
-	local i
+	local i j1 j2
 	for i in 0 1 2; do
 		make_packet "$T/src" "x$i.zip"
 		drop x.zip "$T/src/x$i.zip"
@@ -103,14 +103,37 @@ quick_handler() {
 	done
 	wait_for all_finished
 	assert_exactly_once
+	j1=$(sed -n '2s/.* job=\([0-9a-f]*\) .*/\1/p' "$SPOOL/journal")
+	j2=$(sed -n '3s/.* job=\([0-9a-f]*\) .*/\1/p' "$SPOOL/journal")
 	cmp "$T/src/x0.zip" "$SPOOL/done/x.zip"
-	cmp "$T/src/x1.zip" "$SPOOL/done/x.zip.~1~"
-	cmp "$T/src/x2.zip" "$SPOOL/done/x.zip.~2~"
+	cmp "$T/src/x1.zip" "$SPOOL/done/x.zip.~$j1~"
+	cmp "$T/src/x2.zip" "$SPOOL/done/x.zip.~$j2~"
 	# each has its own records
-	[ -s "$SPOOL/done/x.zip.log" ] && [ -s "$SPOOL/done/x.zip.~1~.log" ] && [ -s "$SPOOL/done/x.zip.~2~.log" ] ||
-	    fail "records missing: $(ls "$SPOOL/done" | tr '\n' ' ')"
+	[ -s "$SPOOL/done/x.zip.log" ] && [ -s "$SPOOL/done/x.zip.~$j1~.log" ] &&
+	    [ -s "$SPOOL/done/x.zip.~$j2~.log" ] || fail "records missing: $(ls "$SPOOL/done" | tr '\n' ' ')"
 	[ "$(sed -n 's/.* filed=\([^ ]*\).*/\1/p' "$SPOOL/journal" | tr '\n' ' ')" = \
-	    "done/x.zip done/x.zip.~1~ done/x.zip.~2~ " ] || fail "journal filed= fields: $(cat "$SPOOL/journal")"
+	    "done/x.zip done/x.zip.~$j1~ done/x.zip.~$j2~ " ] || fail "journal filed= fields: $(cat "$SPOOL/journal")"
+	stop_daemon
+}
+
+@test "filing names are O(1) whatever the history: after 100,000 earlier DCIM.zip a new one is filed at once" {
+	write_conf workers=1
+	start_daemon
+	# The names numbered backups would have used, and the packet's own.
+	"$PY" -c 'import os, sys
+d = sys.argv[1]
+for i in range(1, 100001):
+    os.close(os.open("%s/DCIM.zip.~%d~" % (d, i), os.O_CREAT | os.O_WRONLY, 0o640))
+os.close(os.open(d + "/DCIM.zip", os.O_CREAT | os.O_WRONLY, 0o640))' "$SPOOL/done"
+	make_packet "$T/src" DCIM.zip
+	drop DCIM.zip "$T/src/DCIM.zip"
+	wait_for all_finished
+	local stem dur
+	stem=$(sed -n 's/.* filed=done\/\([^ ]*\).*/\1/p' "$SPOOL/journal")
+	dur=$(journal_field DCIM.zip dur_ms)
+	[[ $stem =~ ^DCIM\.zip\.~[0-9a-f]{16}~$ ]] || fail "filed as $stem"
+	cmp "$T/src/DCIM.zip" "$SPOOL/done/$stem"
+	[ "$dur" -lt 1000 ] || fail "filing took dur_ms=$dur"
 	stop_daemon
 }
 
@@ -134,7 +157,7 @@ quick_handler() {
 	f=$(sed -n '2s/.* filed=\([^ ]*\).*/\1/p' "$SPOOL/journal")
 	[ -n "$f" ] && [ "$f" != done/a.zip.log ] || fail "second packet filed as '$f'"
 	cmp "$T/src/a.zip.log" "$SPOOL/$f"
-	dir_empty work
+	no_jobs
 	stop_daemon
 }
 

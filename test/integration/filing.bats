@@ -35,7 +35,7 @@ set_packet() {
 	[ -f "$SPOOL/done/kept.zip" ]
 	[ -f "$SPOOL/done/kept.zip.tree/data_info.yml" ] || fail "no done/kept.zip.tree/data_info.yml"
 	grep -q '^name: kept.zip$' "$SPOOL/done/kept.zip.tree/data_info.yml"
-	dir_empty work
+	no_jobs
 }
 
 @test "without keep_extracted no tree is filed; with on_success: delete only the records stay" {
@@ -44,10 +44,10 @@ set_packet() {
 	start_daemon
 	drop gone.zip
 	wait_for journal_has 1
-	wait_for dir_empty work
+	wait_for no_jobs
 	[ ! -e "$SPOOL/done/gone.zip" ] || fail "the packet was kept despite on_success: delete"
 	[ ! -e "$SPOOL/done/gone.zip.tree" ] || fail "a tree was filed without keep_extracted"
 	[ -f "$SPOOL/done/gone.zip.json" ] || fail "the manifest record is missing"
-	grep -q ' name=gone.zip outcome=done .* filed=-$' "$SPOOL/journal" ||
+	grep -qE ' name=gone.zip outcome=done .* filed=- records=done/gone.zip$' "$SPOOL/journal" ||
 		fail "journal line: $(cat "$SPOOL/journal")"
 }

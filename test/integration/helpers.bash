@@ -174,16 +174,17 @@ children_of() {
 	ps -eo pid=,ppid=,stat= | awk -v p="$1" '$2 == p && $3 !~ /^Z/ { print $1 }'
 }
 
-# spawned ROLE: pids the daemon logged as `event=spawn role=ROLE pid=N`, oldest first.
+# spawned ROLE: pids the daemon logged as `event=spawn child_role=ROLE child_pid=N`,
+# oldest first.
 spawned() {
 	awk -v role="$1" '
 		/event=spawn/ {
 			s = substr($0, index($0, "event=spawn"))
-			if (match(s, / role=[a-z]+/) == 0) next
-			r = substr(s, RSTART + 6, RLENGTH - 6)
+			if (match(s, / child_role=[a-z]+/) == 0) next
+			r = substr(s, RSTART + 12, RLENGTH - 12)
 			if (r != role) next
-			if (match(s, / (pid|child)=[0-9]+/) == 0) next
-			v = substr(s, RSTART + 1, RLENGTH - 1); sub(/^[a-z]+=/, "", v); print v
+			if (match(s, / child_pid=[0-9]+/) == 0) next
+			print substr(s, RSTART + 11, RLENGTH - 11)
 		}' "$LOG"
 }
 
@@ -248,16 +249,16 @@ diag() {
 	{
 		echo "# --- daemon log (tail) $LOG"
 		[ -f "$LOG" ] && tail -n 40 "$LOG" | sed 's/^/#   /'
-		for d in inbox work "done" failed; do
+		for d in inbox work defer "done" failed; do
 			[ -d "$SPOOL/$d" ] || continue
 			echo "# --- $d/: $(find "$SPOOL/$d" -mindepth 1 -maxdepth 1 | wc -l) entries"
 			find "$SPOOL/$d" -mindepth 1 -maxdepth 3 2>/dev/null | head -n 12 | sed "s|^$SPOOL/|#   |"
 		done
-		for d in "$SPOOL"/work/*/; do
+		for d in "$SPOOL"/work/*/ "$SPOOL"/defer/*/; do
 			[ -d "$d" ] || continue
-			echo "# --- job ${d%/}: $(ls -A "$d" | tr '\n' ' ')"
-			[ -f "$d/state" ] && echo "#   state: $(head -c 200 "$d/state" | tr '\n' ' ')"
-			[ -f "$d/outcome" ] && echo "#   outcome: $(head -c 200 "$d/outcome" | tr '\n' ' ')"
+			echo "# --- job ${d%/}: $(ls -A "$d" | tr '\n' ' ') pkt/: $(ls -A "$d/pkt" 2>/dev/null | tr '\n' ' ')"
+			[ -f "$d/state" ] && echo "#   state: $(head -c 200 "$d/state" | tr -s ' \n' ' ')"
+			[ -f "$d/verdict" ] && echo "#   verdict: $(head -c 200 "$d/verdict" | tr '\n' ' ')"
 		done 2>/dev/null | head -n 20
 		if [ -f "$SPOOL/journal" ]; then
 			echo "# --- journal: $(wc -l <"$SPOOL/journal") lines (tail)"
@@ -452,8 +453,9 @@ drop_many() {
 
 # --- the spool --------------------------------------------------------------
 
+# journal_count: the jobs' lines (a rare "event=refiled" line corrects one's filed=).
 journal_count() {
-	if [ -f "$SPOOL/journal" ]; then wc -l <"$SPOOL/journal"; else echo 0; fi
+	if [ -f "$SPOOL/journal" ]; then grep -vc ' event=refiled ' "$SPOOL/journal"; else echo 0; fi
 }
 
 # count_packets DIR: entries in SPOOL/DIR that are packets, not records.
@@ -464,14 +466,24 @@ count_packets() {
 }
 
 dir_empty() { [ -z "$(ls -A "$SPOOL/$1" 2>/dev/null)" ]; }
+# no_jobs: no job left in work/ (a worker keeps empty, locked directories
+# there, its spares) and none waiting in defer/.
+no_jobs() {
+	[ -z "$(find "$SPOOL/work" -mindepth 2 -maxdepth 3 \( -path '*/pkt/*' -o -name log -o \
+	    -name manifest.json -o -name verdict \) 2>/dev/null | head -1)" ] && dir_empty defer
+}
+# job_dirs: the job directories in work/ that hold a job, one a line.
+job_dirs() {
+	find "$SPOOL/work" -mindepth 3 -maxdepth 3 -path '*/pkt/*' 2>/dev/null | sed 's|/pkt/.*||' | sort -u
+}
 journal_has() { [ "$(journal_count)" -ge "$1" ]; }
 done_has() { [ "$(count_packets "done")" -ge "$1" ]; }
 failed_has() { [ "$(count_packets failed)" -ge "$1" ]; }
 filed() { [ -e "$SPOOL/done/$1" ] || [ -e "$SPOOL/failed/$1" ] || [ -L "$SPOOL/failed/$1" ]; }
 
-# all_finished: every dropped packet has its journal line and work/ is empty.
+# all_finished: every dropped packet has its journal line and no job is left.
 all_finished() {
-	[ "$(journal_count)" -ge "$(wc -l <"$T/dropped")" ] && dir_empty work
+	[ "$(journal_count)" -ge "$(wc -l <"$T/dropped")" ] && no_jobs
 }
 
 # journal_field NAME FIELD: FIELD of the (last) journal line for packet NAME.
@@ -489,8 +501,8 @@ journal_field() {
 
 # assert_exactly_once [DIR...]: every dropped name (T/dropped, with repeats
 # counted) is filed in done/ or failed/ exactly as often as it was dropped,
-# under NAME or NAME.~N~; the journal has one line per drop; no unexpected
-# entry in done/ or failed/; work/ and the inbox are empty.
+# under NAME or NAME.~JOBID~; the journal has one line per drop; no unexpected
+# entry in done/ or failed/; no job is left in work/ or defer/, none in the inbox.
 assert_exactly_once() {
 	local bad
 	bad=$(
@@ -499,7 +511,7 @@ assert_exactly_once() {
 			for d in "done" failed; do
 				[ -d "$SPOOL/$d" ] && ls -A "$SPOOL/$d" | sed "s|^|F $d |"
 			done
-			[ -f "$SPOOL/journal" ] && sed 's/^/J /' "$SPOOL/journal"
+			[ -f "$SPOOL/journal" ] && grep -v ' event=refiled ' "$SPOOL/journal" | sed 's/^/J /'
 		} | awk '
 			$1 == "D" { want[$2]++; total++; next }
 			$1 == "F" { ent[$3] = $2; next }
@@ -515,11 +527,11 @@ assert_exactly_once() {
 				for (e in ent) {
 					base = e
 					if (e in want) { got[e]++; continue }
-					b = e; sub(/\.~[0-9]+~$/, "", b)
+					b = e; sub(/\.~[0-9a-f]+~$/, "", b)
 					if (b != e && (b in want)) { got[b]++; continue }
 					r = e; sub(/\.(log|json|error)$/, "", r)
 					if (r != e) {
-						rb = r; sub(/\.~[0-9]+~$/, "", rb)
+						rb = r; sub(/\.~[0-9a-f]+~$/, "", rb)
 						if ((r in ent) || (rb in want)) continue
 					}
 					print "unexpected entry " ent[e] "/" e
@@ -531,7 +543,7 @@ assert_exactly_once() {
 				for (n in jn) if (!(n in want)) print "journal names an undropped packet " n
 				if (lines != total) print "journal has " lines + 0 " lines for " total " drops"
 			}' | sort | head -n 20
-		if ! dir_empty work; then echo "work/ is not empty: $(ls -A "$SPOOL/work" | head -5 | tr '\n' ' ')"; fi
+		if ! no_jobs; then echo "a job is left in work/ or defer/: $(job_dirs | head -5 | tr '\n' ' ') $(ls -A "$SPOOL/defer" | head -5 | tr '\n' ' ')"; fi
 		ls -A "$SPOOL/inbox" 2>/dev/null | grep -Fx -f "$T/dropped" | head -5 | sed 's/^/still in inbox: /'
 	)
 	if [ -n "$bad" ]; then

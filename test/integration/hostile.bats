@@ -154,7 +154,7 @@ run_case() {
 		    fail "done/$name.json: $(head -c 200 "$SPOOL/done/$name.json" 2>&1)"
 	fi
 
-	wait_for dir_empty work
+	wait_for no_jobs
 	after=$(outside_snapshot)
 	if [ "$before" != "$after" ]; then
 		echo "# $name ($what) changed something outside its job directory:" >&2

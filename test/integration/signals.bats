@@ -96,6 +96,9 @@ shutdown_test() {
 	shutdown_test INT
 }
 
+# execed PID: PID runs ingestd (the launcher or the daemon), no longer the forked shell.
+execed() { [[ $(readlink "/proc/$1/exe" 2>/dev/null) == "$(readlink -f "$INGESTD")"* ]]; }
+
 @test "SIGTERM 1 to 9 ms after the start, 27 times: always a clean stop, exit 0" {
 	# The daemon's loader needs ~4 ms for its 45 libraries; the launcher blocks
 	# the signals before that, so a TERM in that time waits for the signalfd.
@@ -104,6 +107,8 @@ shutdown_test() {
 	for i in $(seq 0 26); do
 		ms=$((1 + i % 9))
 		start_daemon_nowait
+		# $! is known at the fork: wait for the exec, the moment the promise starts.
+		wait_until 5 execed "$DAEMON_PID"
 		sleep "0.00$ms"
 		if ! stop_daemon TERM 10; then
 			bad="$bad run=$i after=${ms}ms status=$DAEMON_STATUS"

@@ -145,9 +145,9 @@ journal_workers() {
 	use_handler v2
 	kill -HUP "$DAEMON_PID"
 	wait_for log_has "event=reload status=ok generation=2 workers=3 watcher=kept"
-	wait_for log_has "event=spawn role=worker pid=[0-9]+ slot=[0-9]+ generation=2" 3
-	[ "$(log_count 'event=spawn role=worker pid=[0-9]+ slot=[0-9]+ generation=2')" -eq 3 ] ||
-	    fail "generation 2 spawned $(log_count 'event=spawn role=worker .*generation=2') workers, not 3"
+	wait_for log_has "event=spawn child_role=worker child_pid=[0-9]+ slot=[0-9]+ generation=2" 3
+	[ "$(log_count 'event=spawn child_role=worker child_pid=[0-9]+ slot=[0-9]+ generation=2')" -eq 3 ] ||
+	    fail "generation 2 spawned $(log_count 'event=spawn child_role=worker .*generation=2') workers, not 3"
 
 	# New packets are taken by the new generation while the old jobs still run.
 	for n in 1 2 3 4; do drop "b$n.zip"; done
@@ -174,16 +174,16 @@ journal_workers() {
 	done
 	# Every old worker retired (exit 0, not killed), and 3 workers remain.
 	for p in $old; do
-		wait_for log_has "event=retired role=worker pid=$p slot=[0-9]+ status=0"
+		wait_for log_has "event=retired child_role=worker child_pid=$p slot=[0-9]+ status=0"
 	done
 	wait_for workers_are 3
 	new=$(worker_pids)
 	for p in $new; do
-		log_has "event=spawn role=worker pid=$p slot=[0-9]+ generation=2" ||
+		log_has "event=spawn child_role=worker child_pid=$p slot=[0-9]+ generation=2" ||
 		    fail "live worker $p is not of generation 2"
 	done
 	[ "$(sj .generation)" -eq 2 ] && [ "$(sj .workers_target)" -eq 3 ]
-	[ "$(log_count 'event=exit role=worker')" -eq 0 ] || fail "a worker crashed: $(grep 'event=exit' "$LOG")"
+	[ "$(log_count 'event=exit child_role=worker')" -eq 0 ] || fail "a worker crashed: $(grep 'event=exit' "$LOG")"
 	stop_daemon
 }
 
@@ -219,7 +219,7 @@ journal_workers() {
 	[ "$(count_packets done)" -eq 2 ]
 	# nothing was restarted: same workers, no spawn since the start, generation 1
 	[ "$(sorted_words $(worker_pids))" = "$before" ] || fail "workers changed: $before -> $(worker_pids | tr '\n' ' ')"
-	[ "$(log_count 'event=spawn role=worker')" -eq 2 ]
+	[ "$(log_count 'event=spawn child_role=worker')" -eq 2 ]
 	! log_has "event=reload status=ok" || fail "$(grep 'event=reload' "$LOG")"
 	status_json
 	[ "$(sj .generation)" -eq 1 ] && [ "$(sj .workers_target)" -eq 2 ]
@@ -261,11 +261,11 @@ journal_workers() {
 	[ "$(count_packets done)" -eq 150 ]
 	[ "$(wc -l <"$T/out/ran")" -eq 150 ] || fail "$(wc -l <"$T/out/ran") handler runs for 150 packets"
 	# retiring workers finished their jobs: nothing was interrupted or adopted
-	! log_has "event=(interrupted|recover|requeue|exit role=worker)" ||
-	    fail "$(grep -E 'event=(interrupted|recover|requeue|exit role=worker)' "$LOG" | head -5)"
+	! log_has "event=(interrupted|recover|requeue|exit child_role=worker)" ||
+	    fail "$(grep -E 'event=(interrupted|recover|requeue|exit child_role=worker)' "$LOG" | head -5)"
 	wait_for workers_are 2
 	for w in $(worker_pids); do
-		log_has "event=spawn role=worker pid=$w slot=[0-9]+ generation=6" || fail "worker $w is not of generation 6"
+		log_has "event=spawn child_role=worker child_pid=$w slot=[0-9]+ generation=6" || fail "worker $w is not of generation 6"
 	done
 	stop_daemon
 }
@@ -324,7 +324,7 @@ journal_workers() {
 	assert_exactly_once
 	[ "$(count_packets done)" -eq 150 ]
 	[ "$(nworkers)" -eq 3 ]
-	[ "$(log_count 'event=exit role=worker')" -eq 0 ] || fail "a worker crashed: $(grep 'event=exit' "$LOG")"
+	[ "$(log_count 'event=exit child_role=worker')" -eq 0 ] || fail "a worker crashed: $(grep 'event=exit' "$LOG")"
 	[ "$(sup_lines retired | wc -l)" -eq 4 ] || fail "expected 4 retired workers: $(sup_lines retired)"
 	stop_daemon
 }
@@ -355,7 +355,7 @@ journal_workers() {
 	[ "$(grep -E 'role=worker pid=[0-9]+ event=recycle ' "$LOG" | grep -vc ' jobs=10$')" -eq 0 ] ||
 	    fail "recycled with a count other than 10: $(grep -E 'role=worker .*event=recycle ' "$LOG" | grep -v ' jobs=10$')"
 	# recycling is not crashing: respawned at once, never throttled
-	[ "$(log_count 'event=exit role=worker')" -eq 0 ] || fail "$(grep 'event=exit' "$LOG" | head -3)"
+	[ "$(log_count 'event=exit child_role=worker')" -eq 0 ] || fail "$(grep 'event=exit' "$LOG" | head -3)"
 	wait_for workers_are 2
 	[ "$(sj .totals.restarted)" -eq "$recycles" ] || fail "restarted $(sj .totals.restarted), recycled $recycles"
 	stop_daemon
@@ -390,23 +390,23 @@ journal_workers() {
 	now_us
 	t0=$NOW_US
 	# 100+200+400+800+1600 ms of pauses: the sixth death of a slot says 3200.
-	wait_for log_has "event=exit role=worker pid=[0-9]+ slot=[0-9]+ .*respawn_ms=3200"
+	wait_for log_has "event=exit child_role=worker child_pid=[0-9]+ slot=[0-9]+ .*respawn_ms=3200"
 	cpu1=$(proc_cpu_ticks "$DAEMON_PID")
 	now_us
 	t1=$NOW_US
 	used_ms=$(((cpu1 - cpu0) * 1000 / hz))
-	echo "# crash loop: $(log_count 'event=exit role=worker') worker deaths in $(((t1 - t0) / 1000)) ms, supervisor CPU ${used_ms} ms" >&3
+	echo "# crash loop: $(log_count 'event=exit child_role=worker') worker deaths in $(((t1 - t0) / 1000)) ms, supervisor CPU ${used_ms} ms" >&3
 	[ $((t1 - t0)) -ge 2500000 ] || fail "six deaths of one slot in $(((t1 - t0) / 1000)) ms: not throttled"
 	[ "$used_ms" -lt 300 ] || fail "the supervisor used $used_ms ms of CPU in $(((t1 - t0) / 1000)) ms of crash loop"
 	# per slot: 100, 200, 400, 800, 1600, 3200 ms, and each line says how the worker died
-	for slot in $(grep -oE 'event=exit role=worker pid=[0-9]+ slot=[0-9]+' "$LOG" | grep -oE '[0-9]+$' | sort -u); do
-		seq=$(grep -E "event=exit role=worker pid=[0-9]+ slot=$slot " "$LOG" | grep -oE 'respawn_ms=[0-9]+' |
+	for slot in $(grep -oE 'event=exit child_role=worker child_pid=[0-9]+ slot=[0-9]+' "$LOG" | grep -oE '[0-9]+$' | sort -u); do
+		seq=$(grep -E "event=exit child_role=worker child_pid=[0-9]+ slot=$slot " "$LOG" | grep -oE 'respawn_ms=[0-9]+' |
 		    cut -d= -f2 | head -n 6 | tr '\n' ' ')
 		# a slot that lags behind may have fewer, but in this order
 		[[ -n $seq && "100 200 400 800 1600 3200 " == "$seq"* ]] ||
 		    fail "slot $slot respawn delays: $seq (expected 100 200 400 800 1600 3200)"
 	done
-	exits=$(grep -E 'event=exit role=worker' "$LOG")
+	exits=$(grep -E 'event=exit child_role=worker' "$LOG")
 	[ "$(printf '%s\n' "$exits" | grep -vc ' signal=ABRT ')" -eq 0 ] ||
 	    fail "an exit line does not say the worker died of SIGABRT: $exits"
 	# Both slots are in a long pause now: no worker runs, and status must not
@@ -538,10 +538,10 @@ h_count 2
 
 	# SIGUSR1: the same picture in the log
 	kill -USR1 "$DAEMON_PID"
-	wait_for log_has "event=status pid=$DAEMON_PID "
+	wait_for log_has "event=status supervisor_pid=$DAEMON_PID "
 	wait_for log_has "event=status_worker " 3
 	for w in $(sj '.workers[] | "\(.pid)/\(.packet)"'); do
-		log_has "event=status_worker slot=[0-9]+ pid=${w%%/*} state=busy generation=1 job=[0-9a-f]{16} name=${w#*/} " ||
+		log_has "event=status_worker slot=[0-9]+ worker_pid=${w%%/*} state=busy generation=1 job=[0-9a-f]{16} name=${w#*/} " ||
 		    fail "no busy status_worker line for ${w%%/*}: $(grep status_worker "$LOG")"
 	done
 
@@ -652,9 +652,9 @@ h_count 2
 	[ -n "$other" ]
 
 	kill -KILL "$victim"
-	wait_for log_has "event=exit role=worker pid=$victim slot=[0-9]+ signal=KILL"
-	wait_for log_has "event=requeue job=$job"
-	wait_for log_has "event=recover job=$job name=k.zip crashes=1"
+	wait_for log_has "event=exit child_role=worker child_pid=$victim slot=[0-9]+ signal=KILL"
+	wait_for log_has "event=offer job=$job crashes=1"
+	wait_for log_has "event=recover job=$job name=k.zip state=OPEN crashes=1"
 	wait_for all_finished
 	assert_exactly_once
 	[ -e "$SPOOL/done/k.zip" ]

@@ -1,4 +1,4 @@
-/* spool.c, job.c, journal.c, log.c: naming in done/, job dirs, the journal, logfmt quoting. */
+/* spool.c, job.c, journal.c, filing.c, log.c: job dirs, the journal, filing and its recovery. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,8 +14,11 @@
 
 #include <cmocka.h>
 
+#include "conf.h"
+#include "filing.h"
 #include "job.h"
 #include "journal.h"
+#include "scoreboard.h"
 #include "log.h"
 #include "spool.h"
 
@@ -60,107 +63,300 @@ teardown(void **state)
 	return 0;
 }
 
-/* Nothing already filed is ever reused: name, then name.~1~, name.~2~, ... */
 static void
-test_pick_stem_numbers(void **state)
+init_conf(struct conf *c)
 {
-	struct spool *s = *state;
-	char stem[NAME_MAX + 1];
-	unsigned n = 0;
-
-	assert_int_equal(spool_pick_stem(s->donefd, "x.zip", &n, stem, sizeof(stem)), 0);
-	assert_string_equal(stem, "x.zip");
-	assert_int_equal(touch(s->donefd, "x.zip"), 0);
-	n = 0;
-	assert_int_equal(spool_pick_stem(s->donefd, "x.zip", &n, stem, sizeof(stem)), 0);
-	assert_string_equal(stem, "x.zip.~1~");
-	/* A record of that stem is as taken as the packet itself. */
-	assert_int_equal(touch(s->donefd, "x.zip.~1~.error"), 0);
-	n = 0;
-	assert_int_equal(spool_pick_stem(s->donefd, "x.zip", &n, stem, sizeof(stem)), 0);
-	assert_string_equal(stem, "x.zip.~2~");
-	/* A packet named like another's record does not take that record's place. */
-	assert_int_equal(touch(s->donefd, "y.log"), 0);
-	n = 0;
-	assert_int_equal(spool_pick_stem(s->donefd, "y", &n, stem, sizeof(stem)), 0);
-	assert_string_equal(stem, "y.~1~");
+	assert_int_equal(conf_defaults(c), 0);
 }
 
-/* A 255-byte name is shortened so that STEM.error still fits NAME_MAX. */
-static void
-test_pick_stem_long_name(void **state)
-{
-	struct spool *s = *state;
-	char name[NAME_MAX + 1], stem[NAME_MAX + 1], rec[NAME_MAX + 8];
-	unsigned n = 0;
-
-	memset(name, 'a', NAME_MAX);
-	name[NAME_MAX] = '\0';
-	assert_int_equal(spool_pick_stem(s->failedfd, name, &n, stem, sizeof(stem)), 0);
-	assert_true(strlen(stem) + SPOOL_RECORD_SUFFIX_MAX <= NAME_MAX);
-	snprintf(rec, sizeof(rec), "%s.error", stem);
-	assert_int_equal(touch(s->failedfd, rec), 0);
-	assert_int_equal(touch(s->failedfd, stem), 0);
-	n = 0;
-	assert_int_equal(spool_pick_stem(s->failedfd, name, &n, stem, sizeof(stem)), 0);
-	assert_true(strlen(stem) + SPOOL_RECORD_SUFFIX_MAX <= NAME_MAX);
-	assert_non_null(strstr(stem, ".~1~"));
-}
-
-/* A claim is a rename; the loser of a race gets ENOENT; a job is adopted only when free. */
+/* A claim is two renames; the loser of a race gets ENOENT; a job is adopted only when free. */
 static void
 test_job_claim_and_adopt(void **state)
 {
 	struct spool *s = *state;
 	struct job a, b, c;
+	char spare_id[JOB_ID_LEN + 1];
 
 	assert_int_equal(touch(s->inboxfd, "p.zip"), 0);
-	assert_int_equal(job_new(s, &a), 0);
-	assert_int_equal(job_new(s, &b), 0);
+	assert_int_equal(job_spare(s, &a), 0);
+	assert_int_equal(job_spare(s, &b), 0);
 	assert_true(job_is_id(a.id));
 	assert_string_not_equal(a.id, b.id);
+	memcpy(spare_id, a.id, sizeof(spare_id));
 	assert_int_equal(job_claim(s, &a, "p.zip"), 0);
+	/* A fresh id for the job, the spare's own is gone. */
+	assert_string_not_equal(a.id, spare_id);
+	assert_int_equal(faccessat(s->workfd, spare_id, F_OK, 0), -1);
 	assert_int_equal(job_claim(s, &b, "p.zip"), -1);
 	assert_int_equal(errno, ENOENT);
 	assert_int_equal(faccessat(s->inboxfd, "p.zip", F_OK, 0), -1);
-	/* Held by a (here: by a) live owner: not adoptable. */
+	/* Held by a live owner: not adoptable. */
 	assert_int_equal(job_adopt(s, a.id, &c), 0);
 	a.attempts = 2;
-	a.crashes = 1;
+	a.interrupted = 1;
 	assert_int_equal(job_save_state(&a), 0);
 	job_release(&a);
 	/* Its owner gone, the job is taken over with its packet and counters. */
 	assert_int_equal(job_adopt(s, a.id, &c), 1);
 	assert_string_equal(c.name, "p.zip");
 	assert_int_equal(c.attempts, 2);
-	assert_int_equal(c.crashes, 1);
+	assert_int_equal(c.interrupted, 1);
+	assert_int_equal(job_classify(&c, 0), JOB_OPEN);
+	assert_int_equal(job_classify(&c, 1), JOB_COMMITTED);
 	assert_int_equal(job_remove(s, &c), 0);
-	assert_int_equal(job_remove(s, &b), 0);
-	assert_int_equal(faccessat(s->workfd, a.id, F_OK, 0), -1);
+	assert_int_equal(job_adopt(s, b.id, &c), 0);	/* b is still held */
+	job_release(&b);
+	assert_int_equal(job_adopt(s, b.id, &c), 1);
+	assert_int_equal(job_classify(&c, 0), JOB_SPARE);
+	assert_int_equal(job_remove(s, &c), 0);
+}
+
+/* The state record is whole and the job's own, or it does not count. */
+static void
+test_job_state_record(void **state)
+{
+	struct job j;
+	char buf[192];
+	int n;
+
+	(void)state;
+	memset(&j, 0, sizeof(j));
+	n = snprintf(buf, sizeof(buf), "v1 job=0123456789abcdef attempts=3 ftries=1 interrupted=0 "
+	    "unsynced=1 line_at=42 from=-1");
+	memset(buf + n, ' ', sizeof(buf) - 1 - (size_t)n);
+	buf[sizeof(buf) - 1] = '\n';
+	assert_int_equal(job_state_parse(buf, sizeof(buf), "0123456789abcdef", &j), 0);
+	assert_int_equal(j.attempts, 3);
+	assert_int_equal(j.unsynced, 1);
+	assert_int_equal(j.line_at, 42);
+	assert_int_equal(j.journal_from, -1);
+	/* another job's (a reused directory) */
+	assert_int_equal(job_state_parse(buf, sizeof(buf), "fedcba9876543210", &j), -1);
+	/* torn */
+	buf[sizeof(buf) - 1] = ' ';
+	assert_int_equal(job_state_parse(buf, sizeof(buf), "0123456789abcdef", &j), -1);
+	assert_int_equal(job_state_parse(buf, 10, "0123456789abcdef", &j), -1);
 }
 
 static void
-test_journal_has_job(void **state)
+test_deferred_names(void **state)
+{
+	char id[JOB_ID_LEN + 1];
+	long long due;
+
+	(void)state;
+	assert_int_equal(job_parse_deferred("1796190000123.0123456789abcdef", &due, id), 1);
+	assert_true(due == 1796190000123LL);
+	assert_string_equal(id, "0123456789abcdef");
+	assert_int_equal(job_parse_deferred(".0123456789abcdef", &due, id), 0);
+	assert_int_equal(job_parse_deferred("12x.0123456789abcdef", &due, id), 0);
+	assert_int_equal(job_parse_deferred("12.0123456789abcdeg", &due, id), 0);
+	assert_int_equal(job_parse_deferred("12.0123456789abcdef0", &due, id), 0);
+	assert_int_equal(job_parse_deferred("1234567890123456789.0123456789abcdef", &due, id), 0);
+}
+
+/* Deferred, a job is out of work/, unlocked, and taken back whole. */
+static void
+test_defer_undefer(void **state)
 {
 	struct spool *s = *state;
-	char line[256];
-	off_t off;
-	int fd, i, n;
+	struct job a, b;
+	char entry[64];
 
-	fd = journal_open(s->dirfd);
-	assert_true(fd >= 0);
-	for (i = 0; i < 3000; i++) {
-		n = snprintf(line, sizeof(line), "ts=x job=%016x name=p%d outcome=done\n", i, i);
-		assert_int_equal(journal_append(fd, line, (size_t)n, 0), 0);
+	assert_int_equal(touch(s->inboxfd, "d.zip"), 0);
+	assert_int_equal(job_spare(s, &a), 0);
+	assert_int_equal(job_claim(s, &a, "d.zip"), 0);
+	a.attempts = 1;
+	snprintf(entry, sizeof(entry), "1234.%s", a.id);
+	assert_int_equal(job_defer(s, &a, 1234), 0);
+	assert_int_equal(a.fd, -1);
+	assert_int_equal(faccessat(s->deferfd, entry, F_OK, 0), 0);
+	assert_int_equal(job_undefer(s, entry, &b), 1);
+	assert_string_equal(b.name, "d.zip");
+	assert_int_equal(b.attempts, 1);
+	assert_int_equal(faccessat(s->deferfd, entry, F_OK, 0), -1);
+	/* taken already */
+	assert_int_equal(job_undefer(s, entry, &a), 0);
+	assert_int_equal(job_remove(s, &b), 0);
+}
+
+static void
+append(struct journal *jl, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	assert_int_equal(journal_append(jl, line, (size_t)n, NULL), 0);
+}
+
+#define TS "ts=2026-11-22T02:30:00.123Z"
+
+static void
+test_journal_find(void **state)
+{
+	struct spool *s = *state;
+	struct journal jl;
+	char line[JOURNAL_LINE_MAX];
+	off_t off, mid;
+	int i;
+
+	assert_int_equal(journal_open(&jl, s->dirfd), 0);
+	for (i = 0; i < 3000; i++)
+		append(&jl, TS " job=%016x name=p%d outcome=done attempts=0 dur_ms=1 wait_ms=1 "
+		    "worker=1 filed=done/p%d\n", i, i, i);
+	mid = journal_size(&jl);
+	append(&jl, TS " job=%016x event=refiled name=p1 filed=done/p1.~x~\n", 1);
+	/* what is left of a torn append, then a whole line */
+	append(&jl, "      " TS " job=%016x name=\"a b\" outcome=failed attempts=1 dur_ms=1 "
+	    "wait_ms=1 worker=1 filed=failed/x reason=exit status=3\n", 99999);
+	assert_int_equal(journal_find(s->dirfd, "00000000000005dc", -1, -1, 0, line, sizeof(line),
+	    &off), 1);
+	assert_non_null(strstr(line, "name=p1500 "));
+	/* the hint is taken when it points at the line */
+	assert_int_equal(journal_find(s->dirfd, "00000000000005dc", off, -1, 0, line, sizeof(line),
+	    &off), 1);
+	/* from bounds the search */
+	assert_int_equal(journal_find(s->dirfd, "00000000000005dc", -1, mid, 0, line, sizeof(line),
+	    &off), 0);
+	/* a refiled line is not the job's line */
+	assert_int_equal(journal_find(s->dirfd, "0000000000000001", -1, mid, 0, line, sizeof(line),
+	    &off), 0);
+	assert_int_equal(journal_find(s->dirfd, "000000000001869f", -1, -1, 0, line, sizeof(line),
+	    &off), 1);
+	assert_true(strncmp(line, "ts=", 3) == 0);
+	assert_int_equal(journal_find(s->dirfd, "ffffffffffffffff", -1, -1, 0, line, sizeof(line),
+	    &off), 0);
+	/* since: lines stamped before are not searched */
+	assert_int_equal(journal_find(s->dirfd, "00000000000005dc", -1, -1,
+	    journal_line_ms(TS, strlen(TS)) + 1, line, sizeof(line), &off), 0);
+	/* a fragment without its end is no line */
+	assert_int_equal(write(jl.fd, TS " job=00000000deadbeef name=x outcome=done filed=d", 60),
+	    60);
+	assert_int_equal(journal_find(s->dirfd, "00000000deadbeef", -1, -1, 0, line, sizeof(line),
+	    &off), 0);
+	journal_close(&jl);
+}
+
+static struct scoreboard *
+board(struct spool *s)
+{
+	struct scoreboard *sb = sb_create(s->dirfd);
+
+	assert_non_null(sb);
+	return sb;
+}
+
+static int
+claim(struct filer *f, struct job *j, const char *name)
+{
+	struct spool *s = (struct spool *)f->s;
+
+	if (touch(s->inboxfd, name) == -1 || filing_spare(f, j) == -1)
+		return -1;
+	return job_claim(s, j, name);
+}
+
+/* Staged, committed: filed under NAME, else NAME.~J~; the line says where. */
+static void
+test_filing_stems(void **state)
+{
+	struct spool *s = *state;
+	struct scoreboard *sb = board(s);
+	struct filer f;
+	struct conf c;
+	struct job j;
+	char line[JOURNAL_LINE_MAX], alt[64];
+	off_t off;
+
+	init_conf(&c);
+	assert_int_equal(filing_init(&f, &c, s, sb, -1, -1), 0);
+	assert_int_equal(claim(&f, &j, "x.zip"), 0);
+	assert_int_equal(filing_stage(&f, &j, 0, NULL, 1, 0), FILING_STAGED);
+	assert_int_equal(claim(&f, &j, "x.zip"), 0);
+	snprintf(alt, sizeof(alt), "x.zip.~%s~", j.id);
+	assert_int_equal(journal_find(s->dirfd, j.id, -1, -1, 0, line, sizeof(line), &off), 0);
+	/* Both staged before either is filed: the second one's name was free at its stage. */
+	assert_int_equal(filing_stage(&f, &j, 1, "exit status=3", 1, 0), FILING_STAGED);
+	filing_commit(&f);
+	assert_int_equal(faccessat(s->donefd, "x.zip", F_OK, 0), 0);
+	assert_int_equal(faccessat(s->failedfd, "x.zip", F_OK, 0), 0);
+	assert_int_equal(faccessat(s->failedfd, "x.zip.error", F_OK, 0), 0);
+	assert_int_equal(claim(&f, &j, "x.zip"), 0);
+	snprintf(alt, sizeof(alt), "x.zip.~%s~", j.id);
+	assert_int_equal(filing_stage(&f, &j, 0, NULL, 1, 0), FILING_STAGED);
+	filing_commit(&f);
+	assert_int_equal(faccessat(s->donefd, alt, F_OK, 0), 0);
+	assert_true(sb->hdr.done == 2 && sb->hdr.failed == 1);
+	assert_true(sb->hdr.journal_synced > 0);
+	filing_close(&f);
+	conf_free(&c);
+	sb_unmap(sb);
+}
+
+/* Each row of the state table, taken over as a dead worker left it. */
+static void
+test_filing_recover(void **state)
+{
+	struct spool *s = *state;
+	struct scoreboard *sb = board(s);
+	struct filer f, g;
+	struct conf c;
+	struct job j, k;
+	char id[JOB_ID_LEN + 1];
+
+	init_conf(&c);
+	assert_int_equal(filing_init(&f, &c, s, sb, -1, -1), 0);
+	assert_int_equal(filing_init(&g, &c, s, sb, -1, -1), 0);
+
+	/* COMMITTED: a line, the packet still in pkt/ */
+	assert_int_equal(claim(&f, &j, "c.zip"), 0);
+	memcpy(id, j.id, sizeof(id));
+	assert_int_equal(filing_stage(&f, &j, 0, NULL, 1, 0), FILING_STAGED);
+	filing_let_go(&f, &f.v[0].j);	/* the worker dies before its commit */
+	f.n = 0;
+	assert_int_equal(job_adopt(s, id, &k), 1);
+	assert_int_equal(filing_recover(&g, &k), FILING_STAGED);
+	filing_commit(&g);
+	assert_int_equal(faccessat(s->donefd, "c.zip", F_OK, 0), 0);
+
+	/* OPEN: no line */
+	assert_int_equal(claim(&f, &j, "o.zip"), 0);
+	memcpy(id, j.id, sizeof(id));
+	job_release(&j);
+	assert_int_equal(job_adopt(s, id, &k), 1);
+	assert_int_equal(filing_recover(&g, &k), FILING_RUN);
+	assert_int_equal(job_remove(s, &k), 0);
+
+	/* LOST: records, no packet, no line */
+	assert_int_equal(filing_spare(&f, &j), 0);
+	memcpy(id, j.id, sizeof(id));
+	assert_int_equal(touch(j.fd, JOB_LOG), 0);
+	job_release(&j);
+	assert_int_equal(job_adopt(s, id, &k), 1);
+	assert_int_equal(filing_recover(&g, &k), FILING_GONE);
+	{
+		char lost[64];
+
+		snprintf(lost, sizeof(lost), "%s%s", id, JOB_LOST_SUFFIX);
+		assert_int_equal(faccessat(s->workfd, lost, F_OK, 0), 0);
 	}
-	off = journal_size(fd);
-	n = snprintf(line, sizeof(line), "ts=x job=%016x name=last outcome=done\n", 99999);
-	assert_int_equal(journal_append(fd, line, (size_t)n, 0), 0);
-	assert_int_equal(journal_has_job(s->dirfd, 0, "00000000000005dc"), 1);
-	assert_int_equal(journal_has_job(s->dirfd, off, "00000000000005dc"), 0);
-	assert_int_equal(journal_has_job(s->dirfd, off, "000000000001869f"), 1);
-	assert_int_equal(journal_has_job(s->dirfd, 0, "ffffffffffffffff"), 0);
-	close(fd);
+
+	/* SPARE: removed */
+	assert_int_equal(filing_spare(&f, &j), 0);
+	memcpy(id, j.id, sizeof(id));
+	job_release(&j);
+	assert_int_equal(job_adopt(s, id, &k), 1);
+	assert_int_equal(filing_recover(&g, &k), FILING_GONE);
+	assert_int_equal(faccessat(s->workfd, id, F_OK, 0), -1);
+
+	filing_close(&f);
+	filing_close(&g);
+	conf_free(&c);
+	sb_unmap(sb);
 }
 
 static void
@@ -185,10 +381,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_pick_stem_numbers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pick_stem_long_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_claim_and_adopt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_journal_has_job, setup, teardown),
+		cmocka_unit_test(test_job_state_record),
+		cmocka_unit_test(test_deferred_names),
+		cmocka_unit_test_setup_teardown(test_defer_undefer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_find, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_filing_stems, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_filing_recover, setup, teardown),
 		cmocka_unit_test(test_log_quote),
 	};
 
