@@ -5,7 +5,7 @@
 #ifndef INGESTD_IGNORE_H
 #define INGESTD_IGNORE_H
 
-#include "conf.h"
+#include "strv.h"
 
 /*
  * 1 if name matches any of the glob patterns, else 0. fnmatch(3) with no
