@@ -29,6 +29,7 @@
 #include "conf.h"
 #include "ignore.h"
 #include "strv.h"
+#include "units.h"
 #include "template.h"
 
 #define CONF_FILE_MAX   (1024 * 1024)   /* bytes of YAML we agree to read */
@@ -37,18 +38,6 @@
 #define SPOOL_PATH_MAX  1024            /* leaves room for work/J/pkt/NAME in PATH_MAX */
 #define USER_NAME_MAX   256
 #define ENV_NAME_MAX    255
-#define QBUF            300             /* quote() output for a 64-byte cut */
-
-#define KiB  1024ULL
-#define MiB  (1024 * KiB)
-#define GiB  (1024 * MiB)
-#define TiB  (1024 * GiB)
-#define SEC  1000ULL
-#define MIN  (60 * SEC)
-#define HOUR (60 * MIN)
-#define DAY  (24 * HOUR)
-/* A year keeps any duration in ms far from overflowing when turned into ns. */
-#define DUR_MAX (365 * DAY)
 
 enum ktype {
 	K_SECTION,      /* a mapping of further keys, e.g. handler */
@@ -178,136 +167,7 @@ static const struct key keys[] = {
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 _Static_assert(NKEYS <= CONF_MAX_KEYS, "raise CONF_MAX_KEYS in conf.h");
 
-/* --- text: numbers, durations, sizes, quoting -------------------------------- */
-
-/* Decimal digits only; leading zeros refused (YAML 1.1 would read octal). */
-static int
-parse_uint(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (*s == '\0' || (s[0] == '0' && s[1] != '\0'))
-		goto invalid;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			goto invalid;
-		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10) {
-			errno = ERANGE;
-			return -1;
-		}
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*out = v;
-	return 0;
-invalid:
-	errno = EINVAL;
-	return -1;
-}
-
-/* Digits at *sp (at least one, leading zeros fine: units say it is decimal). */
-static int
-parse_digits(const char **sp, uint64_t *out)
-{
-	const char *s = *sp;
-	uint64_t v = 0;
-
-	if (*s < '0' || *s > '9') {
-		errno = EINVAL;
-		return -1;
-	}
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10) {
-			errno = ERANGE;
-			return -1;
-		}
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*sp = s;
-	*out = v;
-	return 0;
-}
-
-static int
-mul_add(uint64_t *acc, uint64_t n, uint64_t unit)
-{
-	if (n > UINT64_MAX / unit || *acc > UINT64_MAX - n * unit) {
-		errno = ERANGE;
-		return -1;
-	}
-	*acc += n * unit;
-	return 0;
-}
-
-static const struct {
-	const char *name;
-	uint64_t    ms;
-} dur_units[] = {       /* largest first: a duration lists them in this order */
-	{ "d", DAY }, { "h", HOUR }, { "m", MIN }, { "s", SEC }, { "ms", 1 },
-};
-#define NDUR (sizeof(dur_units) / sizeof(dur_units[0]))
-
-int
-conf_parse_duration(const char *s, uint64_t *ms)
-{
-	uint64_t total = 0, n;
-	size_t next = 0, u;
-
-	if (s[0] != '\0' && strspn(s, "0123456789") == strlen(s)) {
-		if (parse_uint(s, &n) == -1 || mul_add(&total, n, SEC) == -1)
-			return -1;
-		*ms = total;
-		return 0;
-	}
-	do {
-		if (parse_digits(&s, &n) == -1)
-			return -1;
-		/* "ms" before "m", and each unit once, largest first: 1h30m, not 30m1h. */
-		for (u = next; u < NDUR; u++) {
-			size_t len = strlen(dur_units[u].name);
-
-			if (strncmp(s, dur_units[u].name, len) == 0 &&
-			    (dur_units[u].name[len - 1] != 'm' || s[len] != 's'))
-				break;
-		}
-		if (u == NDUR) {
-			errno = EINVAL;
-			return -1;
-		}
-		if (mul_add(&total, n, dur_units[u].ms) == -1)
-			return -1;
-		s += strlen(dur_units[u].name);
-		next = u + 1;
-	} while (*s != '\0');
-	*ms = total;
-	return 0;
-}
-
-static const struct {
-	const char *name;
-	uint64_t    bytes;
-} size_units[] = {
-	{ "", 1 }, { "k", KiB }, { "K", KiB }, { "KiB", KiB }, { "M", MiB }, { "MiB", MiB },
-	{ "G", GiB }, { "GiB", GiB }, { "T", TiB }, { "TiB", TiB },
-};
-
-int
-conf_parse_size(const char *s, uint64_t *bytes)
-{
-	uint64_t n, total = 0;
-	size_t u;
-
-	if (parse_digits(&s, &n) == -1)
-		return -1;
-	for (u = 0; u < sizeof(size_units) / sizeof(size_units[0]); u++)
-		if (strcmp(s, size_units[u].name) == 0) {
-			if (mul_add(&total, n, size_units[u].bytes) == -1)
-				return -1;
-			*bytes = total;
-			return 0;
-		}
-	errno = EINVAL;
-	return -1;
-}
+/* --- text: names, booleans --------------------------------------------------- */
 
 static int
 parse_bool(const char *s, int *b)
@@ -329,155 +189,14 @@ parse_bool(const char *s, int *b)
 	return -1;
 }
 
-/* The canonical spelling conf_parse_duration reads back: 0, 250ms, 1h30m. */
-static const char *
-fmt_duration(char *buf, size_t len, uint64_t ms)
-{
-	size_t u, off = 0;
-
-	if (ms == 0)
-		snprintf(buf, len, "0");
-	for (u = 0; u < NDUR && ms > 0; u++)
-		if (ms >= dur_units[u].ms) {
-			int n = snprintf(buf + off, len - off, "%" PRIu64 "%s",
-			    ms / dur_units[u].ms, dur_units[u].name);
-
-			if (n < 0 || (size_t)n >= len - off)
-				break;
-			off += (size_t)n;
-			ms %= dur_units[u].ms;
-		}
-	return buf;
-}
-
-static const char *
-fmt_size(char *buf, size_t len, uint64_t b)
-{
-	static const char *const name[] = { "TiB", "GiB", "MiB", "KiB" };
-	static const uint64_t unit[] = { TiB, GiB, MiB, KiB };
-	size_t u;
-
-	for (u = 0; u < 4; u++)
-		if (b != 0 && b % unit[u] == 0) {
-			snprintf(buf, len, "%" PRIu64 "%s", b / unit[u], name[u]);
-			return buf;
-		}
-	snprintf(buf, len, "%" PRIu64, b);
-	return buf;
-}
-
 static const char *
 fmt_number(char *buf, size_t len, const struct key *k, uint64_t v)
 {
 	if (k->type == K_DUR)
-		return fmt_duration(buf, len, v);
+		return units_fmt_duration(buf, len, v);
 	if (k->type == K_SIZE)
-		return fmt_size(buf, len, v);
+		return units_fmt_size(buf, len, v);
 	snprintf(buf, len, "%" PRIu64, v);
-	return buf;
-}
-
-/* Length of the UTF-8 sequence at s and its code point, or 0 if it is not one. */
-static size_t
-utf8_decode(const unsigned char *s, uint32_t *cp)
-{
-	uint32_t c = s[0], min;
-	size_t n, i;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if ((c & 0xe0) == 0xc0) {
-		n = 2; c &= 0x1f; min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		n = 3; c &= 0x0f; min = 0x800;
-	} else if ((c & 0xf8) == 0xf0) {
-		n = 4; c &= 0x07; min = 0x10000;
-	} else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)      /* also stops at the NUL */
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-/*
- * The next character of s as YAML double-quoted text, in out. What libyaml's
- * reader refuses raw or folds as a line break is escaped. A byte that is not
- * UTF-8 (a path from -d) can only be written as \xNN, which reads back as
- * U+00NN: lossy, but the document stays valid. Returns bytes of s used.
- */
-static size_t
-escape_char(const char *s, char out[12])
-{
-	uint32_t cp;
-	size_t n = utf8_decode((const unsigned char *)s, &cp);
-
-	if (n == 0) {
-		snprintf(out, 12, "\\x%02X", (unsigned char)s[0]);
-		return 1;
-	}
-	switch (cp) {
-	case '"':  snprintf(out, 12, "\\\""); return n;
-	case '\\': snprintf(out, 12, "\\\\"); return n;
-	case '\n': snprintf(out, 12, "\\n"); return n;
-	case '\t': snprintf(out, 12, "\\t"); return n;
-	case '\r': snprintf(out, 12, "\\r"); return n;
-	default:   break;
-	}
-	if ((cp >= 0x20 && cp < 0x7f) || (cp >= 0xa0 && cp <= 0xd7ff && cp != 0x2028 &&
-	    cp != 0x2029) || (cp >= 0xe000 && cp <= 0xfffd && cp != 0xfeff) ||
-	    cp >= 0x10000) {
-		memcpy(out, s, n);
-		out[n] = '\0';
-	} else if (cp <= 0xff)
-		snprintf(out, 12, "\\x%02X", (unsigned)cp);
-	else
-		snprintf(out, 12, "\\u%04X", (unsigned)cp);
-	return n;
-}
-
-static void
-put_quoted(FILE *fp, const char *s)
-{
-	char e[12];
-
-	fputc('"', fp);
-	while (*s != '\0') {
-		s += escape_char(s, e);
-		fputs(e, fp);
-	}
-	fputc('"', fp);
-}
-
-/* s quoted for a message, cut after 64 bytes: values can be anything. */
-static const char *
-quote(char *buf, size_t len, const char *s)
-{
-	size_t i = 0, j = 0;
-	char e[12];
-
-	buf[j++] = '"';
-	while (s[i] != '\0') {
-		size_t n = escape_char(s + i, e), el = strlen(e);
-
-		if (i >= 64 || j + el + 5 > len) {
-			memcpy(buf + j, "...", 3);
-			j += 3;
-			break;
-		}
-		memcpy(buf + j, e, el);
-		j += el;
-		i += n;
-	}
-	buf[j++] = '"';
-	buf[j] = '\0';
 	return buf;
 }
 
@@ -533,12 +252,12 @@ online_cpus(void)
 static int
 check_spool(const char *v, size_t idx, char *why, size_t len)
 {
-	char q[QBUF];
+	char q[QUOTE_BUF];
 
 	(void)idx;
 	/* Handlers run in the packet's directory: a relative spool would break. */
 	if (v[0] != '/')
-		snprintf(why, len, "%s is not an absolute path", quote(q, sizeof(q), v));
+		snprintf(why, len, "%s is not an absolute path", units_quote(q, sizeof(q), v));
 	else if (strlen(v) > SPOOL_PATH_MAX)
 		snprintf(why, len, "longer than %d bytes", SPOOL_PATH_MAX);
 	else
@@ -549,18 +268,18 @@ check_spool(const char *v, size_t idx, char *why, size_t len)
 static int
 check_user(const char *v, size_t idx, char *why, size_t len)
 {
-	char q[QBUF];
+	char q[QUOTE_BUF];
 	size_t i;
 
 	(void)idx;
 	if (v[0] == '\0' || strlen(v) > USER_NAME_MAX) {
 		snprintf(why, len, "%s is not a user name (write ~ for none)",
-		    quote(q, sizeof(q), v));
+		    units_quote(q, sizeof(q), v));
 		return -1;
 	}
 	for (i = 0; v[i] != '\0'; i++)
 		if ((unsigned char)v[i] <= ' ' || v[i] == ':' || v[i] == '/' || v[i] == 0x7f) {
-			snprintf(why, len, "%s is not a user name", quote(q, sizeof(q), v));
+			snprintf(why, len, "%s is not a user name", units_quote(q, sizeof(q), v));
 			return -1;
 		}
 	return 0;
@@ -569,14 +288,14 @@ check_user(const char *v, size_t idx, char *why, size_t len)
 static int
 check_pattern(const char *v, size_t idx, char *why, size_t len)
 {
-	char q[QBUF];
+	char q[QUOTE_BUF];
 
 	(void)idx;
 	if (v[0] == '\0')
 		snprintf(why, len, "empty pattern");
 	else if (strchr(v, '/') != NULL)
 		snprintf(why, len, "%s contains '/' but is matched against single names",
-		    quote(q, sizeof(q), v));
+		    units_quote(q, sizeof(q), v));
 	else
 		return 0;
 	return -1;
@@ -595,7 +314,7 @@ check_command(const char *v, size_t idx, char *why, size_t len)
 static int
 check_env_name(const char *v, size_t idx, char *why, size_t len)
 {
-	char q[QBUF];
+	char q[QUOTE_BUF];
 
 	(void)idx;
 	if (strlen(v) <= ENV_NAME_MAX && ((v[0] >= 'A' && v[0] <= 'Z') ||
@@ -604,20 +323,20 @@ check_env_name(const char *v, size_t idx, char *why, size_t len)
 	    strlen(v))
 		return 0;
 	snprintf(why, len, "%s is not a variable name (letters, digits and _, "
-	    "not starting with a digit)", quote(q, sizeof(q), v));
+	    "not starting with a digit)", units_quote(q, sizeof(q), v));
 	return -1;
 }
 
 static int
 check_file_name(const char *v, size_t idx, char *why, size_t len)
 {
-	char q[QBUF];
+	char q[QUOTE_BUF];
 
 	(void)idx;
 	if (name_is_valid(v))
 		return 0;
 	snprintf(why, len, "%s is not a file name (no '/', not . or .., 1 to 255 bytes)",
-	    quote(q, sizeof(q), v));
+	    units_quote(q, sizeof(q), v));
 	return -1;
 }
 
@@ -713,7 +432,7 @@ set_scalar(void *c, const struct key *k, const char *v, size_t vlen,
 {
 	static const char *const hint_dur = "e.g. 250ms, 90s, 10m, 1h30m, 2d";
 	static const char *const hint_size = "e.g. 512, 64KiB, 1MiB, 10GiB, 1TiB";
-	char q[QBUF], names[256], *s;
+	char q[QUOTE_BUF], names[256], *s;
 	uint64_t u;
 	int b, rc;
 
@@ -745,7 +464,7 @@ set_scalar(void *c, const struct key *k, const char *v, size_t vlen,
 	case K_BOOL:
 		if (parse_bool(v, &b) == -1) {
 			snprintf(why, len, "invalid boolean %s (expected true or false)",
-			    quote(q, sizeof(q), v));
+			    units_quote(q, sizeof(q), v));
 			return -1;
 		}
 		store_int(c, k, b);
@@ -757,19 +476,19 @@ set_scalar(void *c, const struct key *k, const char *v, size_t vlen,
 			u = k->auto_value();
 			rc = 0;
 		} else if (k->type == K_UINT)
-			rc = parse_uint(v, &u);
+			rc = units_parse_uint(v, &u);
 		else if (k->type == K_DUR)
-			rc = conf_parse_duration(v, &u);
+			rc = units_parse_duration(v, &u);
 		else
-			rc = conf_parse_size(v, &u);
+			rc = units_parse_size(v, &u);
 		if (rc == -1 && errno == ERANGE) {
-			snprintf(why, len, "%s is out of range", quote(q, sizeof(q), v));
+			snprintf(why, len, "%s is out of range", units_quote(q, sizeof(q), v));
 			errno = EINVAL;
 			return -1;
 		}
 		if (rc == -1) {
 			snprintf(why, len, "invalid %s %s (%s)", k->type == K_UINT ? "number" :
-			    k->type == K_DUR ? "duration" : "size", quote(q, sizeof(q), v),
+			    k->type == K_DUR ? "duration" : "size", units_quote(q, sizeof(q), v),
 			    k->type == K_UINT ? "a whole decimal number" :
 			    k->type == K_DUR ? hint_dur : hint_size);
 			errno = EINVAL;
@@ -781,8 +500,8 @@ set_scalar(void *c, const struct key *k, const char *v, size_t vlen,
 		return 0;
 	case K_ENUM:
 		if ((b = name_index(k->names, v)) == -1) {
-			snprintf(why, len, "invalid value %s (expected %s)", quote(q, sizeof(q), v),
-			    join_names(names, sizeof(names), k->names));
+			snprintf(why, len, "invalid value %s (expected %s)",
+			    units_quote(q, sizeof(q), v), join_names(names, sizeof(names), k->names));
 			return -1;
 		}
 		store_int(c, k, b);
@@ -801,7 +520,7 @@ static int
 check_item(const struct key *k, const struct strv *sv, const char *v, char *why,
     size_t len)
 {
-	char q[QBUF], names[256];
+	char q[QUOTE_BUF], names[256];
 	size_t i;
 
 	if (sv->n >= CONF_LIST_MAX) {
@@ -809,14 +528,15 @@ check_item(const struct key *k, const struct strv *sv, const char *v, char *why,
 		return -1;
 	}
 	if (k->names != NULL && name_index(k->names, v) == -1) {
-		snprintf(why, len, "invalid value %s (expected %s)", quote(q, sizeof(q), v),
+		snprintf(why, len, "invalid value %s (expected %s)", units_quote(q, sizeof(q), v),
 		    join_names(names, sizeof(names), k->names));
 		return -1;
 	}
 	if (k->flags & KF_UNIQUE)
 		for (i = 0; i < sv->n; i++)
 			if (strcmp(sv->v[i], v) == 0) {
-				snprintf(why, len, "%s is listed twice", quote(q, sizeof(q), v));
+				snprintf(why, len, "%s is listed twice",
+				    units_quote(q, sizeof(q), v));
 				return -1;
 			}
 	if (k->check != NULL)
@@ -999,8 +719,8 @@ conf_validate(const struct conf *c, char *err, size_t errlen)
 		j = key_index("handler.backoff");
 		where(c, (size_t)(c->key_line[j] > c->key_line[i] ? j : i), at, sizeof(at));
 		snprintf(err, errlen, "%shandler.backoff_max: %s is less than handler.backoff (%s)",
-		    at, fmt_duration(a, sizeof(a), c->handler.backoff_max_ms),
-		    fmt_duration(b, sizeof(b), c->handler.backoff_ms));
+		    at, units_fmt_duration(a, sizeof(a), c->handler.backoff_max_ms),
+		    units_fmt_duration(b, sizeof(b), c->handler.backoff_ms));
 		errno = EINVAL;
 		return -1;
 	}
@@ -1042,7 +762,7 @@ print_value(const void *c, const struct key *k, FILE *fp)
 		if ((s = *(char *const *)cfield(c, k)) == NULL)
 			fputs("~", fp);
 		else
-			put_quoted(fp, s);
+			units_put_quoted(fp, s);
 		break;
 	case K_BOOL:
 		fputs(load_int(c, k) ? "true" : "false", fp);
@@ -1063,7 +783,7 @@ print_value(const void *c, const struct key *k, FILE *fp)
 		for (i = 0; i < sv->n; i++) {
 			if (i > 0)
 				fputs(", ", fp);
-			put_quoted(fp, sv->v[i]);
+			units_put_quoted(fp, sv->v[i]);
 		}
 		fputc(']', fp);
 		break;
@@ -1083,7 +803,7 @@ conf_print(const struct conf *c, FILE *fp)
 	fputs("# ingestd effective settings: built-in defaults", fp);
 	if (c->file != NULL) {
 		fputs(", then ", fp);
-		put_quoted(fp, c->file);
+		units_put_quoted(fp, c->file);
 	}
 	fputc('\n', fp);
 	for (i = 0; i < NKEYS; i++) {
@@ -1309,7 +1029,7 @@ out:
 static int
 check_http_url(const char *v, size_t idx, char *why, size_t len)
 {
-	char q[QBUF];
+	char q[QUOTE_BUF];
 	const char *host;
 	size_t i;
 
@@ -1317,7 +1037,8 @@ check_http_url(const char *v, size_t idx, char *why, size_t len)
 	host = strncmp(v, "http://", 7) == 0 ? v + 7 : strncmp(v, "https://", 8) == 0 ? v + 8 :
 	    NULL;
 	if (host == NULL) {
-		snprintf(why, len, "%s is not an http:// or https:// URL", quote(q, sizeof(q), v));
+		snprintf(why, len, "%s is not an http:// or https:// URL",
+		    units_quote(q, sizeof(q), v));
 		return -1;
 	}
 	if (strlen(v) > URL_MAX) {
@@ -1327,11 +1048,11 @@ check_http_url(const char *v, size_t idx, char *why, size_t len)
 	for (i = 0; v[i] != '\0'; i++)
 		if ((unsigned char)v[i] <= ' ' || v[i] == 0x7f) {
 			snprintf(why, len, "%s contains a space or a control character (write %%20)",
-			    quote(q, sizeof(q), v));
+			    units_quote(q, sizeof(q), v));
 			return -1;
 		}
 	if (host[0] == '\0' || host[0] == '/' || host[0] == ':') {
-		snprintf(why, len, "%s has no host", quote(q, sizeof(q), v));
+		snprintf(why, len, "%s has no host", units_quote(q, sizeof(q), v));
 		return -1;
 	}
 	return 0;
@@ -1342,7 +1063,7 @@ static int
 check_endpoint(const char *v, size_t idx, char *why, size_t len)
 {
 	const char *host, *path;
-	char q[QBUF];
+	char q[QUOTE_BUF];
 
 	if (check_http_url(v, idx, why, len) == -1)
 		return -1;
@@ -1351,7 +1072,7 @@ check_endpoint(const char *v, size_t idx, char *why, size_t len)
 	if (strchr(v, '?') != NULL || strchr(v, '#') != NULL || strchr(host, '@') != NULL ||
 	    (path[0] == '/' && path[1] != '\0'))
 		snprintf(why, len, "%s: give only scheme, host and port, e.g. https://s3.eu-west-1."
-		    "amazonaws.com (no path, query or user)", quote(q, sizeof(q), v));
+		    "amazonaws.com (no path, query or user)", units_quote(q, sizeof(q), v));
 	else
 		return 0;
 	return -1;
@@ -1362,11 +1083,11 @@ static int
 check_charset(const char *v, size_t max, const char *set, const char *what, char *why,
     size_t len)
 {
-	char q[QBUF];
+	char q[QUOTE_BUF];
 
 	if (v[0] != '\0' && strlen(v) <= max && strspn(v, set) == strlen(v))
 		return 0;
-	snprintf(why, len, "%s is not %s", quote(q, sizeof(q), v), what);
+	snprintf(why, len, "%s is not %s", units_quote(q, sizeof(q), v), what);
 	return -1;
 }
 
@@ -1401,12 +1122,12 @@ check_prefix(const char *v, size_t idx, char *why, size_t len)
 static int
 check_abs_path(const char *v, size_t idx, char *why, size_t len)
 {
-	char q[QBUF];
+	char q[QUOTE_BUF];
 
 	(void)idx;
 	if (v[0] == '/' && strlen(v) < PATH_MAX)
 		return 0;
-	snprintf(why, len, "%s is not an absolute path", quote(q, sizeof(q), v));
+	snprintf(why, len, "%s is not an absolute path", units_quote(q, sizeof(q), v));
 	return -1;
 }
 
@@ -1565,11 +1286,11 @@ parse_s3_keys(struct parser *p, struct conf_source *src, size_t idx)
 			    strlen(name) == ev.data.scalar.length)
 				break;
 		if (k == NS3KEYS) {
-			char q[QBUF];
+			char q[QUOTE_BUF];
 
 			fail(p, &ev.start_mark, "sources[%zu].s3: unknown key %s (expected endpoint, "
 			    "region, bucket, prefix, poll, delete or credentials_file)", idx,
-			    quote(q, sizeof(q), name));
+			    units_quote(q, sizeof(q), name));
 			goto fail;
 		}
 		if (seen[k]) {
@@ -1607,7 +1328,7 @@ static int
 parse_source(struct parser *p, struct conf_source *src, size_t idx)
 {
 	yaml_event_t ev;
-	char q[QBUF];
+	char q[QUOTE_BUF];
 
 	if (next_event(p, &ev) == -1)
 		return -1;
@@ -1617,7 +1338,7 @@ parse_source(struct parser *p, struct conf_source *src, size_t idx)
 	}
 	if (ev.type != YAML_SCALAR_EVENT || strcmp((const char *)ev.data.scalar.value, "s3") != 0) {
 		fail(p, &ev.start_mark, "sources[%zu]: unknown kind of source %s (expected s3)", idx,
-		    ev.type == YAML_SCALAR_EVENT ? quote(q, sizeof(q),
+		    ev.type == YAML_SCALAR_EVENT ? units_quote(q, sizeof(q),
 		    (const char *)ev.data.scalar.value) : kind(&ev));
 		goto fail;
 	}
@@ -1771,16 +1492,16 @@ static int
 unknown_key(struct parser *p, const yaml_event_t *ev, const char *section)
 {
 	const char *v = (const char *)ev->data.scalar.value, *dot;
-	char q[QBUF];
+	char q[QUOTE_BUF];
 	size_t i;
 
 	if (section == NULL && (dot = strchr(v, '.')) != NULL && key_index(v) != -1)
 		return fail(p, &ev->start_mark, "unknown key %s (write it nested: %.*s: on "
-		    "one line, %s: indented below it)", quote(q, sizeof(q), v), (int)(dot - v), v,
-		    dot + 1);
+		    "one line, %s: indented below it)", units_quote(q, sizeof(q), v),
+		    (int)(dot - v), v, dot + 1);
 	if (v[0] == '\0' || strlen(v) > 64 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
 	    strlen(v))
-		return fail(p, &ev->start_mark, "unknown key %s%s%s", quote(q, sizeof(q), v),
+		return fail(p, &ev->start_mark, "unknown key %s%s%s", units_quote(q, sizeof(q), v),
 		    section != NULL ? " in " : "", section != NULL ? section : "");
 	/* The same name elsewhere is most likely what was meant. */
 	for (i = 0; i < NKEYS; i++) {

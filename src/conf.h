@@ -151,9 +151,4 @@ void conf_print(const struct conf *c, FILE *fp);
 
 void conf_free(struct conf *c);
 
-/* "90s", "10m", "1h30m", "250ms", "2d"; bare numbers are seconds. 0 or -1. */
-int  conf_parse_duration(const char *s, uint64_t *ms);
-/* "512", "64KiB", "1MiB", "10GiB", "1k", "1M", "1G", "1T" (powers of 1024). */
-int  conf_parse_size(const char *s, uint64_t *bytes);
-
 #endif
