@@ -27,44 +27,17 @@
 #include <yaml.h>
 
 #include "conf.h"
+#include "conf_value.h"
 #include "ignore.h"
 #include "strv.h"
-#include "units.h"
 #include "template.h"
+#include "units.h"
 
 #define CONF_FILE_MAX   (1024 * 1024)   /* bytes of YAML we agree to read */
 #define CONF_DEPTH_MAX  16              /* nested lists/mappings (the table needs 3) */
-#define CONF_LIST_MAX   1024            /* items in one list */
 #define SPOOL_PATH_MAX  1024            /* leaves room for work/J/pkt/NAME in PATH_MAX */
 #define USER_NAME_MAX   256
 #define ENV_NAME_MAX    255
-
-enum ktype {
-	K_SECTION,      /* a mapping of further keys, e.g. handler */
-	K_STR,          /* char * */
-	K_BOOL,         /* int, 0 or 1 */
-	K_UINT,         /* unsigned or uint64_t (by size) */
-	K_DUR,          /* uint64_t milliseconds */
-	K_SIZE,         /* uint64_t bytes */
-	K_ENUM,         /* an enum whose values index names[] */
-	K_LIST,         /* struct strv */
-	K_SOURCES       /* struct conf_sources: a list of "- s3: {...}" (parse_sources) */
-};
-
-#define KF_NULL   0x1   /* ~ or an empty value unsets the string */
-#define KF_UNIQUE 0x2   /* a list item may be given once */
-
-struct key {
-	const char   *path;             /* dotted: "handler.timeout" */
-	size_t        off, size;        /* of the field in struct conf */
-	uint64_t      min, max;         /* K_UINT, K_DUR, K_SIZE */
-	const char *const *names;       /* K_ENUM values; K_LIST allowed items */
-	uint64_t    (*auto_value)(void); /* K_UINT: what the word auto means */
-	/* Extra test of one value (idx: position in a list). 0, or -1 + why. */
-	int         (*check)(const char *v, size_t idx, char *why, size_t len);
-	enum ktype    type;
-	unsigned      flags;
-};
 
 static uint64_t online_cpus(void);
 static int check_spool(const char *, size_t, char *, size_t);
@@ -100,7 +73,6 @@ _Static_assert(sizeof(enum source_delete) == sizeof(int), "enum size");
 	.off = offsetof(struct conf, member),					\
 	.size = sizeof(((struct conf *)0)->member), __VA_ARGS__ }
 #define SECTION(p)     { .path = (p), .type = K_SECTION }
-#define RANGE(lo, hi)  .min = (lo), .max = (hi)
 
 /* test/mancheck.sh reads the KEY("...") and SECTION("...") lines: one per line. */
 static const struct key keys[] = {
@@ -166,78 +138,6 @@ static const struct key keys[] = {
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 _Static_assert(NKEYS <= CONF_MAX_KEYS, "raise CONF_MAX_KEYS in conf.h");
-
-/* --- text: names, booleans --------------------------------------------------- */
-
-static int
-parse_bool(const char *s, int *b)
-{
-	static const char *const yes[] = { "true", "yes", "on" };
-	static const char *const no[] = { "false", "no", "off" };
-	size_t i;
-
-	for (i = 0; i < 3; i++) {
-		if (strcasecmp(s, yes[i]) == 0) {
-			*b = 1;
-			return 0;
-		}
-		if (strcasecmp(s, no[i]) == 0) {
-			*b = 0;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-static const char *
-fmt_number(char *buf, size_t len, const struct key *k, uint64_t v)
-{
-	if (k->type == K_DUR)
-		return units_fmt_duration(buf, len, v);
-	if (k->type == K_SIZE)
-		return units_fmt_size(buf, len, v);
-	snprintf(buf, len, "%" PRIu64, v);
-	return buf;
-}
-
-/* "a, b or c" from a names[] list, for messages. */
-static const char *
-join_names(char *buf, size_t len, const char *const *names)
-{
-	size_t i, off = 0;
-
-	buf[0] = '\0';
-	for (i = 0; names[i] != NULL && off < len; i++) {
-		int n = snprintf(buf + off, len - off, "%s%s",
-		    i == 0 ? "" : names[i + 1] == NULL ? " or " : ", ", names[i]);
-
-		if (n < 0)
-			break;
-		off += (size_t)n;
-	}
-	return buf;
-}
-
-static size_t
-count_names(const char *const *names)
-{
-	size_t n = 0;
-
-	while (names[n] != NULL)
-		n++;
-	return n;
-}
-
-static int
-name_index(const char *const *names, const char *s)
-{
-	int i;
-
-	for (i = 0; names[i] != NULL; i++)
-		if (strcmp(names[i], s) == 0)
-			return i;
-	return -1;
-}
 
 /* --- checks of single values ------------------------------------------------- */
 
@@ -348,200 +248,6 @@ check_nonempty(const char *v, size_t idx, char *why, size_t len)
 		return 0;
 	snprintf(why, len, "empty value");
 	return -1;
-}
-
-/* --- the table's values in struct conf --------------------------------------- */
-
-static void *
-field(void *c, const struct key *k)
-{
-	return (char *)c + k->off;
-}
-
-static const void *
-cfield(const void *c, const struct key *k)
-{
-	return (const char *)c + k->off;
-}
-
-static uint64_t
-load_uint(const void *c, const struct key *k)
-{
-	unsigned u;
-	uint64_t v;
-
-	if (k->size == sizeof(unsigned)) {
-		memcpy(&u, cfield(c, k), sizeof(u));
-		return u;
-	}
-	memcpy(&v, cfield(c, k), sizeof(v));
-	return v;
-}
-
-static void
-store_uint(void *c, const struct key *k, uint64_t v)
-{
-	unsigned u = (unsigned)v;
-
-	if (k->size == sizeof(unsigned))
-		memcpy(field(c, k), &u, sizeof(u));
-	else
-		memcpy(field(c, k), &v, sizeof(v));
-}
-
-static int
-load_int(const void *c, const struct key *k)
-{
-	int i;
-
-	memcpy(&i, cfield(c, k), sizeof(i));
-	return i;
-}
-
-static void
-store_int(void *c, const struct key *k, int i)
-{
-	memcpy(field(c, k), &i, sizeof(i));
-}
-
-static int
-check_range(const struct key *k, uint64_t v, char *why, size_t len)
-{
-	char a[32], b[32], d[32];
-
-	if (v >= k->min && v <= k->max)
-		return 0;
-	if (k->max == UINT64_MAX)
-		snprintf(why, len, "%s is out of range (at least %s)",
-		    fmt_number(a, sizeof(a), k, v), fmt_number(b, sizeof(b), k, k->min));
-	else
-		snprintf(why, len, "%s is out of range (%s to %s)",
-		    fmt_number(a, sizeof(a), k, v), fmt_number(b, sizeof(b), k, k->min),
-		    fmt_number(d, sizeof(d), k, k->max));
-	return -1;
-}
-
-/*
- * Parse v (vlen bytes; is_null: a YAML null) as the value of the scalar key
- * k and store it. 0, or -1 with the reason, without the key, in why and errno
- * set (ENOMEM, or EINVAL for a bad value).
- */
-static int
-set_scalar(void *c, const struct key *k, const char *v, size_t vlen,
-    int is_null, char *why, size_t len)
-{
-	static const char *const hint_dur = "e.g. 250ms, 90s, 10m, 1h30m, 2d";
-	static const char *const hint_size = "e.g. 512, 64KiB, 1MiB, 10GiB, 1TiB";
-	char q[QUOTE_BUF], names[256], *s;
-	uint64_t u;
-	int b, rc;
-
-	errno = EINVAL;
-	if (is_null && !(k->flags & KF_NULL)) {
-		snprintf(why, len, "missing value");
-		return -1;
-	}
-	if (strlen(v) != vlen) {
-		snprintf(why, len, "the value contains a NUL character");
-		return -1;
-	}
-	switch (k->type) {
-	case K_STR:
-		s = NULL;
-		if (!is_null) {
-			if (k->check != NULL && k->check(v, 0, why, len) == -1) {
-				errno = EINVAL;
-				return -1;
-			}
-			if ((s = strdup(v)) == NULL) {
-				snprintf(why, len, "out of memory");
-				return -1;
-			}
-		}
-		free(*(char **)field(c, k));
-		*(char **)field(c, k) = s;
-		return 0;
-	case K_BOOL:
-		if (parse_bool(v, &b) == -1) {
-			snprintf(why, len, "invalid boolean %s (expected true or false)",
-			    units_quote(q, sizeof(q), v));
-			return -1;
-		}
-		store_int(c, k, b);
-		return 0;
-	case K_UINT:
-	case K_DUR:
-	case K_SIZE:
-		if (k->auto_value != NULL && strcmp(v, "auto") == 0) {
-			u = k->auto_value();
-			rc = 0;
-		} else if (k->type == K_UINT)
-			rc = units_parse_uint(v, &u);
-		else if (k->type == K_DUR)
-			rc = units_parse_duration(v, &u);
-		else
-			rc = units_parse_size(v, &u);
-		if (rc == -1 && errno == ERANGE) {
-			snprintf(why, len, "%s is out of range", units_quote(q, sizeof(q), v));
-			errno = EINVAL;
-			return -1;
-		}
-		if (rc == -1) {
-			snprintf(why, len, "invalid %s %s (%s)", k->type == K_UINT ? "number" :
-			    k->type == K_DUR ? "duration" : "size", units_quote(q, sizeof(q), v),
-			    k->type == K_UINT ? "a whole decimal number" :
-			    k->type == K_DUR ? hint_dur : hint_size);
-			errno = EINVAL;
-			return -1;
-		}
-		if (check_range(k, u, why, len) == -1)
-			return -1;
-		store_uint(c, k, u);
-		return 0;
-	case K_ENUM:
-		if ((b = name_index(k->names, v)) == -1) {
-			snprintf(why, len, "invalid value %s (expected %s)",
-			    units_quote(q, sizeof(q), v), join_names(names, sizeof(names), k->names));
-			return -1;
-		}
-		store_int(c, k, b);
-		return 0;
-	case K_SECTION:
-	case K_LIST:
-	case K_SOURCES:
-		break;
-	}
-	snprintf(why, len, "is not a single value");
-	return -1;
-}
-
-/* Item idx of list key k, to go after the items in sv. 0, or -1 with why. */
-static int
-check_item(const struct key *k, const struct strv *sv, const char *v, char *why,
-    size_t len)
-{
-	char q[QUOTE_BUF], names[256];
-	size_t i;
-
-	if (sv->n >= CONF_LIST_MAX) {
-		snprintf(why, len, "more than %d items", CONF_LIST_MAX);
-		return -1;
-	}
-	if (k->names != NULL && name_index(k->names, v) == -1) {
-		snprintf(why, len, "invalid value %s (expected %s)", units_quote(q, sizeof(q), v),
-		    join_names(names, sizeof(names), k->names));
-		return -1;
-	}
-	if (k->flags & KF_UNIQUE)
-		for (i = 0; i < sv->n; i++)
-			if (strcmp(sv->v[i], v) == 0) {
-				snprintf(why, len, "%s is listed twice",
-				    units_quote(q, sizeof(q), v));
-				return -1;
-			}
-	if (k->check != NULL)
-		return k->check(v, sv->n, why, len);
-	return 0;
 }
 
 static int
@@ -672,9 +378,9 @@ check_current(const struct conf *c, const struct key *k, size_t *item, char *why
 	case K_UINT:
 	case K_DUR:
 	case K_SIZE:
-		return check_range(k, load_uint(c, k), why, len);
+		return value_check_range(k, load_uint(c, k), why, len);
 	case K_ENUM:
-		if ((unsigned)load_int(c, k) < count_names(k->names))
+		if ((unsigned)load_int(c, k) < value_count_names(k->names))
 			return 0;
 		snprintf(why, len, "invalid value %d", load_int(c, k));
 		return -1;
@@ -684,7 +390,7 @@ check_current(const struct conf *c, const struct key *k, size_t *item, char *why
 		for (i = 0; i < sv->n && rc == 0; i++) {
 			seen.v = sv->v;
 			seen.n = i;
-			if ((rc = check_item(k, &seen, sv->v[i], why, len)) == -1)
+			if ((rc = value_check_item(k, &seen, sv->v[i], why, len)) == -1)
 				*item = i;
 		}
 		return rc;
@@ -740,7 +446,7 @@ conf_set(struct conf *c, const char *key, const char *value, char *err, size_t e
 		errno = EINVAL;
 		return -1;
 	}
-	if (set_scalar(c, &keys[idx], value, strlen(value), 0, why, sizeof(why)) == -1) {
+	if (value_set(c, &keys[idx], value, strlen(value), 0, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "%s: %s", key, why);
 		return -1;
 	}
@@ -748,51 +454,14 @@ conf_set(struct conf *c, const char *key, const char *value, char *err, size_t e
 	return 0;
 }
 
+/* The sources: list is not one value: its entries are printed by its own code. */
 static void
-print_value(const void *c, const struct key *k, FILE *fp)
+print_key(const struct conf *c, const struct key *k, FILE *fp)
 {
-	const struct strv *sv;
-	const char *s;
-	char buf[32];
-	size_t i;
-	int e;
-
-	switch (k->type) {
-	case K_STR:
-		if ((s = *(char *const *)cfield(c, k)) == NULL)
-			fputs("~", fp);
-		else
-			units_put_quoted(fp, s);
-		break;
-	case K_BOOL:
-		fputs(load_int(c, k) ? "true" : "false", fp);
-		break;
-	case K_UINT:
-	case K_DUR:
-	case K_SIZE:
-		fputs(fmt_number(buf, sizeof(buf), k, load_uint(c, k)), fp);
-		break;
-	case K_ENUM:
-		/* conf_validate refuses an out-of-range value; print what reads back. */
-		e = load_int(c, k);
-		fputs(e >= 0 && (size_t)e < count_names(k->names) ? k->names[e] : "~", fp);
-		break;
-	case K_LIST:
-		sv = cfield(c, k);
-		fputc('[', fp);
-		for (i = 0; i < sv->n; i++) {
-			if (i > 0)
-				fputs(", ", fp);
-			units_put_quoted(fp, sv->v[i]);
-		}
-		fputc(']', fp);
-		break;
-	case K_SOURCES:
+	if (k->type == K_SOURCES)
 		print_sources(cfield(c, k), fp);
-		break;
-	case K_SECTION:
-		break;
-	}
+	else
+		value_print(c, k, fp);
 }
 
 void
@@ -812,7 +481,7 @@ conf_print(const struct conf *c, FILE *fp)
 		fprintf(fp, "%s:", keys[i].path);
 		if (keys[i].type != K_SECTION) {
 			fputc(' ', fp);
-			print_value(c, &keys[i], fp);
+			print_key(c, &keys[i], fp);
 			fputc('\n', fp);
 			continue;
 		}
@@ -822,7 +491,7 @@ conf_print(const struct conf *c, FILE *fp)
 			if (strncmp(keys[j].path, keys[i].path, plen) == 0 &&
 			    keys[j].path[plen] == '.') {
 				fprintf(fp, "  %s: ", keys[j].path + plen + 1);
-				print_value(c, &keys[j], fp);
+				print_key(c, &keys[j], fp);
 				fputc('\n', fp);
 			}
 	}
@@ -991,7 +660,7 @@ parse_list(struct parser *p, const struct key *k)
 		else if (strlen((const char *)ev.data.scalar.value) != ev.data.scalar.length)
 			fail(p, &ev.start_mark, "%s[%zu]: the value contains a NUL character",
 			    k->path, sv.n);
-		else if (check_item(k, &sv, (const char *)ev.data.scalar.value, why,
+		else if (value_check_item(k, &sv, (const char *)ev.data.scalar.value, why,
 		    sizeof(why)) == -1)
 			fail(p, &ev.start_mark, "%s[%zu]: %s", k->path, sv.n, why);
 		else if (strv_push(&sv, (const char *)ev.data.scalar.value) == -1) {
@@ -1203,9 +872,9 @@ validate_sources(const struct conf *c, char *err, size_t errlen)
 				else if (s == NULL || sk->check(s, 0, why, sizeof(why)) == 0)
 					continue;
 			} else if (sk->type == K_DUR) {
-				if (check_range(sk, load_uint(a, sk), why, sizeof(why)) == 0)
+				if (value_check_range(sk, load_uint(a, sk), why, sizeof(why)) == 0)
 					continue;
-			} else if ((unsigned)load_int(a, sk) < count_names(sk->names))
+			} else if ((unsigned)load_int(a, sk) < value_count_names(sk->names))
 				continue;
 			else
 				snprintf(why, sizeof(why), "invalid value");
@@ -1243,7 +912,7 @@ print_sources(const struct conf_sources *ss, FILE *fp)
 		fputs(i > 0 ? ", {s3: {" : "{s3: {", fp);
 		for (k = 0; k < NS3KEYS; k++) {
 			fprintf(fp, "%s%s: ", k > 0 ? ", " : "", s3_keys[k].path);
-			print_value(&ss->v[i], &s3_keys[k], fp);
+			value_print(&ss->v[i], &s3_keys[k], fp);
 		}
 		fputs("}}", fp);
 	}
@@ -1307,7 +976,7 @@ parse_s3_keys(struct parser *p, struct conf_source *src, size_t idx)
 			    idx, s3_keys[k].path, kind(&ev));
 			goto fail;
 		}
-		if (set_scalar(src, &s3_keys[k], (const char *)ev.data.scalar.value,
+		if (value_set(src, &s3_keys[k], (const char *)ev.data.scalar.value,
 		    ev.data.scalar.length, is_null(&ev), why, sizeof(why)) == -1) {
 			if (errno == ENOMEM)
 				p->oserr = ENOMEM;
@@ -1453,7 +1122,7 @@ parse_value(struct parser *p, const struct key *k)
 		if (ev.type != YAML_SCALAR_EVENT)
 			rc = fail(p, &ev.start_mark, "%s: expected a single value, found %s",
 			    k->path, kind(&ev));
-		else if (set_scalar(p->c, k, (const char *)ev.data.scalar.value,
+		else if (value_set(p->c, k, (const char *)ev.data.scalar.value,
 		    ev.data.scalar.length, is_null(&ev), why, sizeof(why)) == -1) {
 			if (errno == ENOMEM)
 				p->oserr = ENOMEM;
