@@ -1,14 +1,8 @@
 /*
  * Configuration: built-in defaults, then one YAML file read with libyaml's
  * event API, then command-line overrides (main.c), then conf_validate().
- *
- * Every key is one row of keys[] below: its dotted path, its type, where it
- * lives in struct conf and what it accepts. The loader, conf_validate,
- * conf_print (ingestd -t), conf_free and test/mancheck.sh all work from that
- * table, so a new key is a row (and a check function if its values need
- * one), a paragraph in ingestd.yml(5) and a line in etc/ingestd.yml. A key
- * whose value is a structure of its own (sources:) would add a type whose
- * parse function reads the events of its value itself.
+ * The keys are the rows of conf_keys[] (conf_keys.c), and what a value of
+ * each type accepts is conf_value.c.
  *
  * The YAML is held to what the table can describe: one document, a mapping
  * at the top, no anchors, aliases or tags, every key known and given once.
@@ -17,249 +11,28 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 #include <yaml.h>
 
 #include "conf.h"
+#include "conf_keys.h"
 #include "conf_value.h"
-#include "ignore.h"
 #include "strv.h"
-#include "template.h"
 #include "units.h"
 
 #define CONF_FILE_MAX   (1024 * 1024)   /* bytes of YAML we agree to read */
 #define CONF_DEPTH_MAX  16              /* nested lists/mappings (the table needs 3) */
-#define SPOOL_PATH_MAX  1024            /* leaves room for work/J/pkt/NAME in PATH_MAX */
-#define USER_NAME_MAX   256
-#define ENV_NAME_MAX    255
 
-static uint64_t online_cpus(void);
-static int check_spool(const char *, size_t, char *, size_t);
-static int check_user(const char *, size_t, char *, size_t);
-static int check_pattern(const char *, size_t, char *, size_t);
-static int check_command(const char *, size_t, char *, size_t);
-static int check_env_name(const char *, size_t, char *, size_t);
-static int check_file_name(const char *, size_t, char *, size_t);
-static int check_nonempty(const char *, size_t, char *, size_t);
-static int check_http_url(const char *, size_t, char *, size_t);
-static int check_abs_path(const char *, size_t, char *, size_t);
 static void sources_free(struct conf_sources *);
 static int validate_sources(const struct conf *, char *, size_t);
 static void print_sources(const struct conf_sources *, FILE *);
 
-static const char *const plain_names[] = { "fail", "pass", NULL };
-static const char *const links_names[] = { "refuse", "inside", NULL };
-static const char *const on_success_names[] = { "archive", "delete", NULL };
-static const char *const protocol_names[] = { "http", "https", NULL };
 static const char *const delete_names[] = { "after_commit", "never", NULL };
-static const char *const format_names[] = {
-	"zip", "tar", "7zip", "cpio", "iso9660", "rar", "rar5", "xar", "lha", "cab",
-	"warc", "ar", NULL
-};
-
-/* The enums are stored through an int: they must be int-sized. */
-_Static_assert(sizeof(enum packet_plain) == sizeof(int), "enum size");
-_Static_assert(sizeof(enum packet_links) == sizeof(int), "enum size");
-_Static_assert(sizeof(enum packet_on_success) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum source_delete) == sizeof(int), "enum size");
-
-#define KEY(p, t, member, ...) { .path = (p), .type = (t),			\
-	.off = offsetof(struct conf, member),					\
-	.size = sizeof(((struct conf *)0)->member), __VA_ARGS__ }
-#define SECTION(p)     { .path = (p), .type = K_SECTION }
-
-/* test/mancheck.sh reads the KEY("...") and SECTION("...") lines: one per line. */
-static const struct key keys[] = {
-	KEY("spool",                 K_STR,  spool, .check = check_spool),
-	KEY("workers",               K_UINT, workers, RANGE(1, 256), .auto_value = online_cpus),
-	KEY("settle",                K_DUR,  settle_ms, RANGE(0, DUR_MAX)),
-	KEY("ignore",                K_LIST, ignore, .check = check_pattern),
-	KEY("shutdown_grace",        K_DUR,  shutdown_grace_ms, RANGE(0, DUR_MAX)),
-	KEY("fsync",                 K_BOOL, fsync),
-	KEY("user",                  K_STR,  user, .flags = KF_NULL, .check = check_user),
-	KEY("allow_root",            K_BOOL, allow_root),
-	KEY("max_jobs_per_worker",   K_UINT, max_jobs_per_worker, RANGE(0, UINT32_MAX)),
-	KEY("metrics_file",          K_STR,  metrics_file, .flags = KF_NULL, .check = check_spool),
-	KEY("metrics_interval",      K_DUR,  metrics_interval_ms, RANGE(SEC, HOUR)),
-	SECTION("handler"),
-	KEY("handler.command",       K_LIST, handler.command, .check = check_command),
-	KEY("handler.timeout",       K_DUR,  handler.timeout_ms, RANGE(0, DUR_MAX)),
-	KEY("handler.retries",       K_UINT, handler.retries, RANGE(0, 100)),
-	KEY("handler.backoff",       K_DUR,  handler.backoff_ms, RANGE(0, DUR_MAX)),
-	KEY("handler.backoff_max",   K_DUR,  handler.backoff_max_ms, RANGE(0, DUR_MAX)),
-	KEY("handler.env",           K_LIST, handler.env, .flags = KF_UNIQUE,
-	    .check = check_env_name),
-	KEY("handler.log_max",       K_SIZE, handler.log_max, RANGE(4 * KiB, GiB)),
-	SECTION("packet"),
-	KEY("packet.formats",        K_LIST, packet.formats, .flags = KF_UNIQUE,
-	    .names = format_names),
-	KEY("packet.plain",          K_ENUM, packet.plain, .names = plain_names),
-	KEY("packet.links",          K_ENUM, packet.links, .names = links_names),
-	KEY("packet.on_success",     K_ENUM, packet.on_success, .names = on_success_names),
-	KEY("packet.keep_extracted", K_BOOL, packet.keep_extracted),
-	KEY("packet.max_bytes",      K_SIZE, packet.max_bytes, RANGE(1, UINT64_MAX)),
-	KEY("packet.max_entries",    K_UINT, packet.max_entries, RANGE(1, UINT64_MAX)),
-	KEY("packet.max_file_bytes", K_SIZE, packet.max_file_bytes, RANGE(1, UINT64_MAX)),
-	KEY("packet.max_ratio",      K_UINT, packet.max_ratio, RANGE(1, 1000000)),
-	KEY("packet.max_depth",      K_UINT, packet.max_depth, RANGE(1, 1024)),
-	KEY("packet.manifest",       K_STR,  packet.manifest, .check = check_file_name),
-	KEY("packet.manifest_required", K_BOOL, packet.manifest_required),
-	KEY("packet.manifest_keys",  K_LIST, packet.manifest_keys, .flags = KF_UNIQUE,
-	    .check = check_nonempty),
-	KEY("packet.manifest_max_bytes", K_SIZE, packet.manifest_max_bytes, RANGE(1, GiB)),
-	KEY("packet.manifest_max_depth", K_UINT, packet.manifest_max_depth, RANGE(1, 1024)),
-	KEY("packet.manifest_max_nodes", K_UINT, packet.manifest_max_nodes,
-	    RANGE(1, UINT64_MAX)),
-	SECTION("fetch"),
-	KEY("fetch.segments",        K_UINT, fetch.segments, RANGE(1, 64)),
-	KEY("fetch.segment_min",     K_SIZE, fetch.segment_min, RANGE(64 * KiB, TiB)),
-	KEY("fetch.connect_timeout", K_DUR,  fetch.connect_timeout_ms, RANGE(100, HOUR)),
-	KEY("fetch.low_speed_limit", K_SIZE, fetch.low_speed_limit, RANGE(0, GiB)),
-	KEY("fetch.low_speed_time",  K_DUR,  fetch.low_speed_time_ms, RANGE(SEC, HOUR)),
-	KEY("fetch.retries",         K_UINT, fetch.retries, RANGE(0, 100)),
-	KEY("fetch.backoff",         K_DUR,  fetch.backoff_ms, RANGE(0, HOUR)),
-	KEY("fetch.max_bytes",       K_SIZE, fetch.max_bytes, RANGE(1, UINT64_MAX)),
-	KEY("fetch.tls_verify",      K_BOOL, fetch.tls_verify),
-	KEY("fetch.ca_file",         K_STR,  fetch.ca_file, .flags = KF_NULL, .check = check_abs_path),
-	KEY("fetch.protocols",       K_LIST, fetch.protocols, .flags = KF_UNIQUE,
-	    .names = protocol_names),
-	KEY("sources",               K_SOURCES, sources),
-	SECTION("notify"),
-	KEY("notify.url",            K_STR,  notify.url, .flags = KF_NULL, .check = check_http_url),
-	KEY("notify.timeout",        K_DUR,  notify.timeout_ms, RANGE(100, HOUR)),
-	KEY("notify.retries",        K_UINT, notify.retries, RANGE(0, 100)),
-	KEY("notify.backoff",        K_DUR,  notify.backoff_ms, RANGE(0, HOUR)),
-};
-#define NKEYS (sizeof(keys) / sizeof(keys[0]))
-_Static_assert(NKEYS <= CONF_MAX_KEYS, "raise CONF_MAX_KEYS in conf.h");
-
-/* --- checks of single values ------------------------------------------------- */
-
-static uint64_t
-online_cpus(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n < 1 ? 1 : n > 256 ? 256 : (uint64_t)n;
-}
-
-static int
-check_spool(const char *v, size_t idx, char *why, size_t len)
-{
-	char q[QUOTE_BUF];
-
-	(void)idx;
-	/* Handlers run in the packet's directory: a relative spool would break. */
-	if (v[0] != '/')
-		snprintf(why, len, "%s is not an absolute path", units_quote(q, sizeof(q), v));
-	else if (strlen(v) > SPOOL_PATH_MAX)
-		snprintf(why, len, "longer than %d bytes", SPOOL_PATH_MAX);
-	else
-		return 0;
-	return -1;
-}
-
-static int
-check_user(const char *v, size_t idx, char *why, size_t len)
-{
-	char q[QUOTE_BUF];
-	size_t i;
-
-	(void)idx;
-	if (v[0] == '\0' || strlen(v) > USER_NAME_MAX) {
-		snprintf(why, len, "%s is not a user name (write ~ for none)",
-		    units_quote(q, sizeof(q), v));
-		return -1;
-	}
-	for (i = 0; v[i] != '\0'; i++)
-		if ((unsigned char)v[i] <= ' ' || v[i] == ':' || v[i] == '/' || v[i] == 0x7f) {
-			snprintf(why, len, "%s is not a user name", units_quote(q, sizeof(q), v));
-			return -1;
-		}
-	return 0;
-}
-
-static int
-check_pattern(const char *v, size_t idx, char *why, size_t len)
-{
-	char q[QUOTE_BUF];
-
-	(void)idx;
-	if (v[0] == '\0')
-		snprintf(why, len, "empty pattern");
-	else if (strchr(v, '/') != NULL)
-		snprintf(why, len, "%s contains '/' but is matched against single names",
-		    units_quote(q, sizeof(q), v));
-	else
-		return 0;
-	return -1;
-}
-
-static int
-check_command(const char *v, size_t idx, char *why, size_t len)
-{
-	if (idx == 0 && v[0] == '\0') {
-		snprintf(why, len, "the program must not be empty");
-		return -1;
-	}
-	return template_check(v, why, len);
-}
-
-static int
-check_env_name(const char *v, size_t idx, char *why, size_t len)
-{
-	char q[QUOTE_BUF];
-
-	(void)idx;
-	if (strlen(v) <= ENV_NAME_MAX && ((v[0] >= 'A' && v[0] <= 'Z') ||
-	    (v[0] >= 'a' && v[0] <= 'z') || v[0] == '_') &&
-	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") ==
-	    strlen(v))
-		return 0;
-	snprintf(why, len, "%s is not a variable name (letters, digits and _, "
-	    "not starting with a digit)", units_quote(q, sizeof(q), v));
-	return -1;
-}
-
-static int
-check_file_name(const char *v, size_t idx, char *why, size_t len)
-{
-	char q[QUOTE_BUF];
-
-	(void)idx;
-	if (name_is_valid(v))
-		return 0;
-	snprintf(why, len, "%s is not a file name (no '/', not . or .., 1 to 255 bytes)",
-	    units_quote(q, sizeof(q), v));
-	return -1;
-}
-
-static int
-check_nonempty(const char *v, size_t idx, char *why, size_t len)
-{
-	(void)idx;
-	if (v[0] != '\0')
-		return 0;
-	snprintf(why, len, "empty value");
-	return -1;
-}
-
-static int
-key_index(const char *path)
-{
-	size_t i;
-
-	for (i = 0; i < NKEYS; i++)
-		if (strcmp(keys[i].path, path) == 0)
-			return (int)i;
-	return -1;
-}
 
 /* --- defaults, free, validate, print, set ------------------------------------- */
 
@@ -270,7 +43,7 @@ conf_defaults(struct conf *c)
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
-	c->workers = (unsigned)online_cpus();
+	c->workers = (unsigned)conf_online_cpus();
 	c->settle_ms = 2 * SEC;
 	c->shutdown_grace_ms = 5 * SEC;
 	c->fsync = 1;
@@ -315,8 +88,8 @@ conf_defaults(struct conf *c)
 	    strv_push(&c->fetch.protocols, "http") == -1 ||
 	    strv_push(&c->fetch.protocols, "https") == -1)
 		goto fail;
-	for (i = 0; i < NKEYS; i++)
-		if (keys[i].type == K_LIST && strv_ready(field(c, &keys[i])) == -1)
+	for (i = 0; i < conf_nkeys; i++)
+		if (conf_keys[i].type == K_LIST && strv_ready(field(c, &conf_keys[i])) == -1)
 			goto fail;
 	return 0;
 fail:
@@ -330,14 +103,14 @@ conf_free(struct conf *c)
 {
 	size_t i;
 
-	for (i = 0; i < NKEYS; i++)
-		if (keys[i].type == K_STR) {
-			free(*(char **)field(c, &keys[i]));
-			*(char **)field(c, &keys[i]) = NULL;
-		} else if (keys[i].type == K_LIST)
-			strv_free(field(c, &keys[i]));
-		else if (keys[i].type == K_SOURCES)
-			sources_free(field(c, &keys[i]));
+	for (i = 0; i < conf_nkeys; i++)
+		if (conf_keys[i].type == K_STR) {
+			free(*(char **)field(c, &conf_keys[i]));
+			*(char **)field(c, &conf_keys[i]) = NULL;
+		} else if (conf_keys[i].type == K_LIST)
+			strv_free(field(c, &conf_keys[i]));
+		else if (conf_keys[i].type == K_SOURCES)
+			sources_free(field(c, &conf_keys[i]));
 	free(c->file);
 	c->file = NULL;
 }
@@ -409,20 +182,20 @@ conf_validate(const struct conf *c, char *err, size_t errlen)
 	size_t n, item;
 	int i, j;
 
-	for (n = 0; n < NKEYS; n++)
-		if (check_current(c, &keys[n], &item, why, sizeof(why)) == -1) {
+	for (n = 0; n < conf_nkeys; n++)
+		if (check_current(c, &conf_keys[n], &item, why, sizeof(why)) == -1) {
 			where(c, n, at, sizeof(at));
 			idx[0] = '\0';
 			if (item != SIZE_MAX)
 				snprintf(idx, sizeof(idx), "[%zu]", item);
-			snprintf(err, errlen, "%s%s%s: %s", at, keys[n].path, idx, why);
+			snprintf(err, errlen, "%s%s%s: %s", at, conf_keys[n].path, idx, why);
 			errno = EINVAL;
 			return -1;
 		}
 	if (c->handler.backoff_max_ms < c->handler.backoff_ms) {
 		/* Point at whichever of the two the file set last. */
-		i = key_index("handler.backoff_max");
-		j = key_index("handler.backoff");
+		i = conf_key_index("handler.backoff_max");
+		j = conf_key_index("handler.backoff");
 		where(c, (size_t)(c->key_line[j] > c->key_line[i] ? j : i), at, sizeof(at));
 		snprintf(err, errlen, "%shandler.backoff_max: %s is less than handler.backoff (%s)",
 		    at, units_fmt_duration(a, sizeof(a), c->handler.backoff_max_ms),
@@ -437,16 +210,16 @@ int
 conf_set(struct conf *c, const char *key, const char *value, char *err, size_t errlen)
 {
 	char why[512];
-	int idx = key_index(key);
+	int idx = conf_key_index(key);
 
-	if (idx == -1 || keys[idx].type == K_SECTION || keys[idx].type == K_LIST ||
-	    keys[idx].type == K_SOURCES) {
+	if (idx == -1 || conf_keys[idx].type == K_SECTION || conf_keys[idx].type == K_LIST ||
+	    conf_keys[idx].type == K_SOURCES) {
 		snprintf(err, errlen, "%s: %s", key, idx == -1 ? "unknown key" :
 		    "cannot be set from the command line");
 		errno = EINVAL;
 		return -1;
 	}
-	if (value_set(c, &keys[idx], value, strlen(value), 0, why, sizeof(why)) == -1) {
+	if (value_set(c, &conf_keys[idx], value, strlen(value), 0, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "%s: %s", key, why);
 		return -1;
 	}
@@ -475,23 +248,23 @@ conf_print(const struct conf *c, FILE *fp)
 		units_put_quoted(fp, c->file);
 	}
 	fputc('\n', fp);
-	for (i = 0; i < NKEYS; i++) {
-		if (strchr(keys[i].path, '.') != NULL)
+	for (i = 0; i < conf_nkeys; i++) {
+		if (strchr(conf_keys[i].path, '.') != NULL)
 			continue;
-		fprintf(fp, "%s:", keys[i].path);
-		if (keys[i].type != K_SECTION) {
+		fprintf(fp, "%s:", conf_keys[i].path);
+		if (conf_keys[i].type != K_SECTION) {
 			fputc(' ', fp);
-			print_key(c, &keys[i], fp);
+			print_key(c, &conf_keys[i], fp);
 			fputc('\n', fp);
 			continue;
 		}
 		fputc('\n', fp);
-		plen = strlen(keys[i].path);
-		for (j = 0; j < NKEYS; j++)
-			if (strncmp(keys[j].path, keys[i].path, plen) == 0 &&
-			    keys[j].path[plen] == '.') {
-				fprintf(fp, "  %s: ", keys[j].path + plen + 1);
-				print_key(c, &keys[j], fp);
+		plen = strlen(conf_keys[i].path);
+		for (j = 0; j < conf_nkeys; j++)
+			if (strncmp(conf_keys[j].path, conf_keys[i].path, plen) == 0 &&
+			    conf_keys[j].path[plen] == '.') {
+				fprintf(fp, "  %s: ", conf_keys[j].path + plen + 1);
+				print_key(c, &conf_keys[j], fp);
 				fputc('\n', fp);
 			}
 	}
@@ -691,41 +464,8 @@ out:
 
 /* --- sources: a list of "- s3: {...}" ------------------------------------------ */
 
-#define URL_MAX      2048
 #define SOURCES_MAX  64
 #define S3_KEY_MAX   1024    /* bytes of an S3 object key */
-
-static int
-check_http_url(const char *v, size_t idx, char *why, size_t len)
-{
-	char q[QUOTE_BUF];
-	const char *host;
-	size_t i;
-
-	(void)idx;
-	host = strncmp(v, "http://", 7) == 0 ? v + 7 : strncmp(v, "https://", 8) == 0 ? v + 8 :
-	    NULL;
-	if (host == NULL) {
-		snprintf(why, len, "%s is not an http:// or https:// URL",
-		    units_quote(q, sizeof(q), v));
-		return -1;
-	}
-	if (strlen(v) > URL_MAX) {
-		snprintf(why, len, "longer than %d bytes", URL_MAX);
-		return -1;
-	}
-	for (i = 0; v[i] != '\0'; i++)
-		if ((unsigned char)v[i] <= ' ' || v[i] == 0x7f) {
-			snprintf(why, len, "%s contains a space or a control character (write %%20)",
-			    units_quote(q, sizeof(q), v));
-			return -1;
-		}
-	if (host[0] == '\0' || host[0] == '/' || host[0] == ':') {
-		snprintf(why, len, "%s has no host", units_quote(q, sizeof(q), v));
-		return -1;
-	}
-	return 0;
-}
 
 /* Requests are path-style (ENDPOINT/BUCKET/KEY): the endpoint is only a base. */
 static int
@@ -734,7 +474,7 @@ check_endpoint(const char *v, size_t idx, char *why, size_t len)
 	const char *host, *path;
 	char q[QUOTE_BUF];
 
-	if (check_http_url(v, idx, why, len) == -1)
+	if (conf_check_http_url(v, idx, why, len) == -1)
 		return -1;
 	host = strstr(v, "://") + 3;
 	path = host + strcspn(host, "/?#");
@@ -788,18 +528,6 @@ check_prefix(const char *v, size_t idx, char *why, size_t len)
 	return -1;
 }
 
-static int
-check_abs_path(const char *v, size_t idx, char *why, size_t len)
-{
-	char q[QUOTE_BUF];
-
-	(void)idx;
-	if (v[0] == '/' && strlen(v) < PATH_MAX)
-		return 0;
-	snprintf(why, len, "%s is not an absolute path", units_quote(q, sizeof(q), v));
-	return -1;
-}
-
 #define SKEY(p, t, member, ...) { .path = (p), .type = (t),			\
 	.off = offsetof(struct conf_source, member),				\
 	.size = sizeof(((struct conf_source *)0)->member), __VA_ARGS__ }
@@ -813,7 +541,7 @@ static const struct key s3_keys[] = {
 	SKEY("poll",             K_DUR,  poll_ms, RANGE(100, DAY)),
 	SKEY("delete",           K_ENUM, del, .names = delete_names),
 	SKEY("credentials_file", K_STR,  credentials_file, .flags = KF_NULL,
-	    .check = check_abs_path),
+	    .check = conf_check_abs_path),
 };
 #define NS3KEYS (sizeof(s3_keys) / sizeof(s3_keys[0]))
 
@@ -1143,8 +871,8 @@ lookup(const char *section, const char *v, size_t vlen)
 
 	if (strlen(v) != vlen || strchr(v, '.') != NULL)
 		return -1;
-	for (i = 0; i < NKEYS; i++) {
-		leaf = keys[i].path;
+	for (i = 0; i < conf_nkeys; i++) {
+		leaf = conf_keys[i].path;
 		if (section != NULL) {
 			if (strncmp(leaf, section, slen) != 0 || leaf[slen] != '.')
 				continue;
@@ -1164,7 +892,7 @@ unknown_key(struct parser *p, const yaml_event_t *ev, const char *section)
 	char q[QUOTE_BUF];
 	size_t i;
 
-	if (section == NULL && (dot = strchr(v, '.')) != NULL && key_index(v) != -1)
+	if (section == NULL && (dot = strchr(v, '.')) != NULL && conf_key_index(v) != -1)
 		return fail(p, &ev->start_mark, "unknown key %s (write it nested: %.*s: on "
 		    "one line, %s: indented below it)", units_quote(q, sizeof(q), v),
 		    (int)(dot - v), v, dot + 1);
@@ -1173,12 +901,12 @@ unknown_key(struct parser *p, const yaml_event_t *ev, const char *section)
 		return fail(p, &ev->start_mark, "unknown key %s%s%s", units_quote(q, sizeof(q), v),
 		    section != NULL ? " in " : "", section != NULL ? section : "");
 	/* The same name elsewhere is most likely what was meant. */
-	for (i = 0; i < NKEYS; i++) {
-		dot = strrchr(keys[i].path, '.');
-		if (strcmp(dot != NULL ? dot + 1 : keys[i].path, v) == 0)
+	for (i = 0; i < conf_nkeys; i++) {
+		dot = strrchr(conf_keys[i].path, '.');
+		if (strcmp(dot != NULL ? dot + 1 : conf_keys[i].path, v) == 0)
 			return fail(p, &ev->start_mark, "%s%s%s: unknown key (did you mean %s?)",
 			    section != NULL ? section : "", section != NULL ? "." : "", v,
-			    keys[i].path);
+			    conf_keys[i].path);
 	}
 	return fail(p, &ev->start_mark, "%s%s%s: unknown key", section != NULL ? section : "",
 	    section != NULL ? "." : "", v);
@@ -1209,12 +937,12 @@ parse_mapping(struct parser *p, const char *section)
 		line = ev.start_mark.line + 1;
 		if (p->c->key_line[idx] != 0) {
 			fail(p, &ev.start_mark, "%s: duplicate key (first given at line %u)",
-			    keys[idx].path, p->c->key_line[idx]);
+			    conf_keys[idx].path, p->c->key_line[idx]);
 			goto fail;
 		}
 		p->c->key_line[idx] = line > UINT32_MAX ? UINT32_MAX : (unsigned)line;
 		yaml_event_delete(&ev);
-		if (parse_value(p, &keys[idx]) == -1)
+		if (parse_value(p, &conf_keys[idx]) == -1)
 			return -1;
 	}
 	yaml_event_delete(&ev);

@@ -10,7 +10,7 @@
 
 #define CONF_DEFAULT_PATH "/etc/ingestd/ingestd.yml"
 
-/* Room for the line numbers of this many keys (conf.c asserts its table fits). */
+/* Room for the line numbers of this many keys (conf_keys.c asserts its table fits). */
 #define CONF_MAX_KEYS 128
 
 enum packet_plain { PLAIN_FAIL = 0, PLAIN_PASS };
@@ -106,7 +106,7 @@ struct conf {
 	struct conf_sources sources;
 	struct conf_notify  notify;
 	int         verbosity;      /* -1 quiet, 0 info, 1 debug */
-	/* Line in file where each key of conf.c's table was set; 0: not from file. */
+	/* Line in file where each key of conf_keys.c's table was set; 0: not from file. */
 	unsigned    key_line[CONF_MAX_KEYS];
 };
 
