@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,11 +20,11 @@
 #include "conf.h"
 #include "conf_keys.h"
 #include "conf_value.h"
+#include "conf_yaml.h"
 #include "strv.h"
 #include "units.h"
 
 #define CONF_FILE_MAX   (1024 * 1024)   /* bytes of YAML we agree to read */
-#define CONF_DEPTH_MAX  16              /* nested lists/mappings (the table needs 3) */
 
 static void sources_free(struct conf_sources *);
 static int validate_sources(const struct conf *, char *, size_t);
@@ -272,141 +271,6 @@ conf_print(const struct conf *c, FILE *fp)
 
 /* --- the YAML reader ---------------------------------------------------------- */
 
-struct parser {
-	yaml_parser_t  yp;
-	struct conf   *c;
-	const char    *name;
-	const char    *buf;
-	size_t         len;
-	char          *err;
-	size_t         errlen;
-	int            depth;
-	int            oserr;   /* errno to return when not a content error */
-};
-
-static int
-fail(struct parser *p, const yaml_mark_t *m, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(struct parser *p, const yaml_mark_t *m, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	n = snprintf(p->err, p->errlen, "%s:%zu: ", p->name, m->line + 1);
-	if (n >= 0 && (size_t)n < p->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-static int
-syntax_error(struct parser *p)
-{
-	const yaml_parser_t *yp = &p->yp;
-	size_t i, line = 1;
-
-	switch (yp->error) {
-	case YAML_MEMORY_ERROR:
-		p->oserr = ENOMEM;
-		snprintf(p->err, p->errlen, "%s: out of memory", p->name);
-		return -1;
-	case YAML_READER_ERROR:
-		/* No mark for bad bytes, only their offset: count the lines. */
-		for (i = 0; i < yp->problem_offset && i < p->len; i++)
-			line += p->buf[i] == '\n';
-		snprintf(p->err, p->errlen, "%s:%zu: %s", p->name, line,
-		    yp->problem != NULL ? yp->problem : "unreadable input");
-		return -1;
-	default:
-		if (yp->context != NULL)
-			return fail(p, &yp->problem_mark, "syntax error: %s (%s at line %zu)",
-			    yp->problem != NULL ? yp->problem : "?", yp->context,
-			    yp->context_mark.line + 1);
-		return fail(p, &yp->problem_mark, "syntax error: %s",
-		    yp->problem != NULL ? yp->problem : "?");
-	}
-}
-
-/* The next event, refusing what this format never uses. On error, no event. */
-static int
-next_event(struct parser *p, yaml_event_t *ev)
-{
-	const yaml_char_t *anchor = NULL, *tag = NULL;
-
-	if (!yaml_parser_parse(&p->yp, ev))
-		return syntax_error(p);
-	switch (ev->type) {
-	case YAML_ALIAS_EVENT:
-		fail(p, &ev->start_mark, "aliases (*name) are not allowed");
-		goto refuse;
-	case YAML_SCALAR_EVENT:
-		anchor = ev->data.scalar.anchor;
-		tag = ev->data.scalar.tag;
-		break;
-	case YAML_SEQUENCE_START_EVENT:
-		anchor = ev->data.sequence_start.anchor;
-		tag = ev->data.sequence_start.tag;
-		break;
-	case YAML_MAPPING_START_EVENT:
-		anchor = ev->data.mapping_start.anchor;
-		tag = ev->data.mapping_start.tag;
-		break;
-	case YAML_SEQUENCE_END_EVENT:
-	case YAML_MAPPING_END_EVENT:
-		p->depth--;
-		break;
-	default:
-		break;
-	}
-	if (anchor != NULL) {
-		fail(p, &ev->start_mark, "anchors (&name) are not allowed");
-		goto refuse;
-	}
-	if (tag != NULL) {
-		fail(p, &ev->start_mark, "tags (!name) are not allowed");
-		goto refuse;
-	}
-	if (ev->type == YAML_SEQUENCE_START_EVENT || ev->type == YAML_MAPPING_START_EVENT) {
-		if (++p->depth > CONF_DEPTH_MAX) {
-			fail(p, &ev->start_mark, "nested deeper than %d levels", CONF_DEPTH_MAX);
-			goto refuse;
-		}
-	}
-	return 0;
-refuse:
-	yaml_event_delete(ev);
-	return -1;
-}
-
-static int
-is_null(const yaml_event_t *ev)
-{
-	const char *v = (const char *)ev->data.scalar.value;
-
-	return ev->type == YAML_SCALAR_EVENT && ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-	    (v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
-	    strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0);
-}
-
-static const char *
-kind(const yaml_event_t *ev)
-{
-	switch (ev->type) {
-	case YAML_SEQUENCE_START_EVENT:
-		return "a list";
-	case YAML_MAPPING_START_EVENT:
-		return "a mapping";
-	case YAML_SCALAR_EVENT:
-		return is_null(ev) ? "nothing" : "a single value";
-	default:
-		return "something else";
-	}
-}
-
 static int parse_mapping(struct parser *p, const char *section);
 
 static int
@@ -418,27 +282,30 @@ parse_list(struct parser *p, const struct key *k)
 	int rc = -1;
 
 	for (;;) {
-		if (next_event(p, &ev) == -1)
+		if (parser_next(p, &ev) == -1)
 			goto out;
 		if (ev.type == YAML_SEQUENCE_END_EVENT)
 			break;
 		if (ev.type != YAML_SCALAR_EVENT)
 			/* [a, {path}] reads {path} as a mapping: the likely slip. */
-			fail(p, &ev.start_mark, "%s[%zu]: expected a single value, found %s%s",
-			    k->path, sv.n, kind(&ev), ev.type == YAML_MAPPING_START_EVENT ?
+			parser_fail(p, &ev.start_mark,
+			    "%s[%zu]: expected a single value, found %s%s",
+			    k->path, sv.n, event_kind(&ev), ev.type == YAML_MAPPING_START_EVENT ?
 			    " (quote an item that starts with a brace: \"{path}\")" : "");
-		else if (is_null(&ev))
-			fail(p, &ev.start_mark, "%s[%zu]: empty item (write \"\" for an empty "
+		else if (event_is_null(&ev))
+			parser_fail(p, &ev.start_mark,
+			    "%s[%zu]: empty item (write \"\" for an empty "
 			    "string)", k->path, sv.n);
 		else if (strlen((const char *)ev.data.scalar.value) != ev.data.scalar.length)
-			fail(p, &ev.start_mark, "%s[%zu]: the value contains a NUL character",
+			parser_fail(p, &ev.start_mark,
+			    "%s[%zu]: the value contains a NUL character",
 			    k->path, sv.n);
 		else if (value_check_item(k, &sv, (const char *)ev.data.scalar.value, why,
 		    sizeof(why)) == -1)
-			fail(p, &ev.start_mark, "%s[%zu]: %s", k->path, sv.n, why);
+			parser_fail(p, &ev.start_mark, "%s[%zu]: %s", k->path, sv.n, why);
 		else if (strv_push(&sv, (const char *)ev.data.scalar.value) == -1) {
 			p->oserr = ENOMEM;
-			fail(p, &ev.start_mark, "out of memory");
+			parser_fail(p, &ev.start_mark, "out of memory");
 		} else {
 			yaml_event_delete(&ev);
 			continue;
@@ -668,13 +535,14 @@ parse_s3_keys(struct parser *p, struct conf_source *src, size_t idx)
 	size_t k;
 
 	for (;;) {
-		if (next_event(p, &ev) == -1)
+		if (parser_next(p, &ev) == -1)
 			return -1;
 		if (ev.type == YAML_MAPPING_END_EVENT)
 			break;
 		if (ev.type != YAML_SCALAR_EVENT) {
-			fail(p, &ev.start_mark, "sources[%zu].s3: expected a key name, found %s", idx,
-			    kind(&ev));
+			parser_fail(p, &ev.start_mark,
+			    "sources[%zu].s3: expected a key name, found %s", idx,
+			    event_kind(&ev));
 			goto fail;
 		}
 		name = (const char *)ev.data.scalar.value;
@@ -685,30 +553,34 @@ parse_s3_keys(struct parser *p, struct conf_source *src, size_t idx)
 		if (k == NS3KEYS) {
 			char q[QUOTE_BUF];
 
-			fail(p, &ev.start_mark, "sources[%zu].s3: unknown key %s (expected endpoint, "
+			parser_fail(p, &ev.start_mark,
+			    "sources[%zu].s3: unknown key %s (expected endpoint, "
 			    "region, bucket, prefix, poll, delete or credentials_file)", idx,
 			    units_quote(q, sizeof(q), name));
 			goto fail;
 		}
 		if (seen[k]) {
-			fail(p, &ev.start_mark, "sources[%zu].s3.%s: duplicate key (first given at "
+			parser_fail(p, &ev.start_mark,
+			    "sources[%zu].s3.%s: duplicate key (first given at "
 			    "line %u)", idx, s3_keys[k].path, seen[k]);
 			goto fail;
 		}
 		seen[k] = (unsigned)ev.start_mark.line + 1;
 		yaml_event_delete(&ev);
-		if (next_event(p, &ev) == -1)
+		if (parser_next(p, &ev) == -1)
 			return -1;
 		if (ev.type != YAML_SCALAR_EVENT) {
-			fail(p, &ev.start_mark, "sources[%zu].s3.%s: expected a single value, found %s",
-			    idx, s3_keys[k].path, kind(&ev));
+			parser_fail(p, &ev.start_mark,
+			    "sources[%zu].s3.%s: expected a single value, found %s",
+			    idx, s3_keys[k].path, event_kind(&ev));
 			goto fail;
 		}
 		if (value_set(src, &s3_keys[k], (const char *)ev.data.scalar.value,
-		    ev.data.scalar.length, is_null(&ev), why, sizeof(why)) == -1) {
+		    ev.data.scalar.length, event_is_null(&ev), why, sizeof(why)) == -1) {
 			if (errno == ENOMEM)
 				p->oserr = ENOMEM;
-			fail(p, &ev.start_mark, "sources[%zu].s3.%s: %s", idx, s3_keys[k].path, why);
+			parser_fail(p, &ev.start_mark,
+			    "sources[%zu].s3.%s: %s", idx, s3_keys[k].path, why);
 			goto fail;
 		}
 		yaml_event_delete(&ev);
@@ -727,33 +599,36 @@ parse_source(struct parser *p, struct conf_source *src, size_t idx)
 	yaml_event_t ev;
 	char q[QUOTE_BUF];
 
-	if (next_event(p, &ev) == -1)
+	if (parser_next(p, &ev) == -1)
 		return -1;
 	if (ev.type == YAML_MAPPING_END_EVENT) {
-		fail(p, &ev.start_mark, "sources[%zu]: empty entry (expected \"s3:\")", idx);
+		parser_fail(p, &ev.start_mark, "sources[%zu]: empty entry (expected \"s3:\")", idx);
 		goto fail;
 	}
 	if (ev.type != YAML_SCALAR_EVENT || strcmp((const char *)ev.data.scalar.value, "s3") != 0) {
-		fail(p, &ev.start_mark, "sources[%zu]: unknown kind of source %s (expected s3)", idx,
+		parser_fail(p, &ev.start_mark,
+		    "sources[%zu]: unknown kind of source %s (expected s3)", idx,
 		    ev.type == YAML_SCALAR_EVENT ? units_quote(q, sizeof(q),
-		    (const char *)ev.data.scalar.value) : kind(&ev));
+		    (const char *)ev.data.scalar.value) : event_kind(&ev));
 		goto fail;
 	}
 	yaml_event_delete(&ev);
-	if (next_event(p, &ev) == -1)
+	if (parser_next(p, &ev) == -1)
 		return -1;
 	if (ev.type != YAML_MAPPING_START_EVENT) {
-		fail(p, &ev.start_mark, "sources[%zu].s3: expected a mapping of keys (endpoint, "
-		    "bucket, ...), found %s", idx, kind(&ev));
+		parser_fail(p, &ev.start_mark,
+		    "sources[%zu].s3: expected a mapping of keys (endpoint, "
+		    "bucket, ...), found %s", idx, event_kind(&ev));
 		goto fail;
 	}
 	yaml_event_delete(&ev);
 	if (parse_s3_keys(p, src, idx) == -1)
 		return -1;
-	if (next_event(p, &ev) == -1)
+	if (parser_next(p, &ev) == -1)
 		return -1;
 	if (ev.type != YAML_MAPPING_END_EVENT) {
-		fail(p, &ev.start_mark, "sources[%zu]: one source per item (start the next one "
+		parser_fail(p, &ev.start_mark,
+		    "sources[%zu]: one source per item (start the next one "
 		    "with \"- s3:\")", idx);
 		goto fail;
 	}
@@ -773,17 +648,19 @@ parse_sources(struct parser *p, const struct key *k)
 	int rc = -1;
 
 	for (;;) {
-		if (next_event(p, &ev) == -1)
+		if (parser_next(p, &ev) == -1)
 			goto out;
 		if (ev.type == YAML_SEQUENCE_END_EVENT)
 			break;
 		if (ev.type != YAML_MAPPING_START_EVENT) {
-			fail(p, &ev.start_mark, "%s[%zu]: expected a source such as \"- s3: {endpoint: "
-			    "..., bucket: ...}\", found %s", k->path, ss.n, kind(&ev));
+			parser_fail(p, &ev.start_mark,
+			    "%s[%zu]: expected a source such as \"- s3: {endpoint: "
+			    "..., bucket: ...}\", found %s", k->path, ss.n, event_kind(&ev));
 			goto fail;
 		}
 		if (ss.n >= SOURCES_MAX) {
-			fail(p, &ev.start_mark, "%s: more than %d sources", k->path, SOURCES_MAX);
+			parser_fail(p, &ev.start_mark,
+			    "%s: more than %d sources", k->path, SOURCES_MAX);
 			goto fail;
 		}
 		if ((v = reallocarray(ss.v, ss.n + 1, sizeof(*v))) == NULL)
@@ -805,7 +682,7 @@ parse_sources(struct parser *p, const struct key *k)
 	goto out;
 nomem:
 	p->oserr = ENOMEM;
-	fail(p, &ev.start_mark, "out of memory");
+	parser_fail(p, &ev.start_mark, "out of memory");
 fail:
 	yaml_event_delete(&ev);
 out:
@@ -820,41 +697,44 @@ parse_value(struct parser *p, const struct key *k)
 	char why[512];
 	int rc = 0;
 
-	if (next_event(p, &ev) == -1)
+	if (parser_next(p, &ev) == -1)
 		return -1;
 	switch (k->type) {
 	case K_SECTION:
 		/* "handler:" with every key commented out is an empty section. */
 		if (ev.type == YAML_MAPPING_START_EVENT)
 			rc = parse_mapping(p, k->path);
-		else if (!is_null(&ev))
-			rc = fail(p, &ev.start_mark, "%s: expected a mapping of keys, found %s",
-			    k->path, kind(&ev));
+		else if (!event_is_null(&ev))
+			rc = parser_fail(p, &ev.start_mark,
+			    "%s: expected a mapping of keys, found %s",
+			    k->path, event_kind(&ev));
 		break;
 	case K_SOURCES:
 		if (ev.type == YAML_SEQUENCE_START_EVENT)
 			rc = parse_sources(p, k);
 		else
-			rc = fail(p, &ev.start_mark, "%s: expected a list of sources such as "
+			rc = parser_fail(p, &ev.start_mark,
+			    "%s: expected a list of sources such as "
 			    "\"- s3: {endpoint: ..., bucket: ...}\" or [], found %s", k->path,
-			    kind(&ev));
+			    event_kind(&ev));
 		break;
 	case K_LIST:
 		if (ev.type == YAML_SEQUENCE_START_EVENT)
 			rc = parse_list(p, k);
 		else
-			rc = fail(p, &ev.start_mark, "%s: expected a list such as [a, b]%s, "
-			    "found %s", k->path, is_null(&ev) ? " or []" : "", kind(&ev));
+			rc = parser_fail(p, &ev.start_mark, "%s: expected a list such as [a, b]%s, "
+			    "found %s", k->path, event_is_null(&ev) ? " or []" : "",
+			    event_kind(&ev));
 		break;
 	default:
 		if (ev.type != YAML_SCALAR_EVENT)
-			rc = fail(p, &ev.start_mark, "%s: expected a single value, found %s",
-			    k->path, kind(&ev));
+			rc = parser_fail(p, &ev.start_mark, "%s: expected a single value, found %s",
+			    k->path, event_kind(&ev));
 		else if (value_set(p->c, k, (const char *)ev.data.scalar.value,
-		    ev.data.scalar.length, is_null(&ev), why, sizeof(why)) == -1) {
+		    ev.data.scalar.length, event_is_null(&ev), why, sizeof(why)) == -1) {
 			if (errno == ENOMEM)
 				p->oserr = ENOMEM;
-			rc = fail(p, &ev.start_mark, "%s: %s", k->path, why);
+			rc = parser_fail(p, &ev.start_mark, "%s: %s", k->path, why);
 		}
 		break;
 	}
@@ -893,22 +773,25 @@ unknown_key(struct parser *p, const yaml_event_t *ev, const char *section)
 	size_t i;
 
 	if (section == NULL && (dot = strchr(v, '.')) != NULL && conf_key_index(v) != -1)
-		return fail(p, &ev->start_mark, "unknown key %s (write it nested: %.*s: on "
+		return parser_fail(p, &ev->start_mark, "unknown key %s (write it nested: %.*s: on "
 		    "one line, %s: indented below it)", units_quote(q, sizeof(q), v),
 		    (int)(dot - v), v, dot + 1);
 	if (v[0] == '\0' || strlen(v) > 64 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
 	    strlen(v))
-		return fail(p, &ev->start_mark, "unknown key %s%s%s", units_quote(q, sizeof(q), v),
+		return parser_fail(p, &ev->start_mark,
+		    "unknown key %s%s%s", units_quote(q, sizeof(q), v),
 		    section != NULL ? " in " : "", section != NULL ? section : "");
 	/* The same name elsewhere is most likely what was meant. */
 	for (i = 0; i < conf_nkeys; i++) {
 		dot = strrchr(conf_keys[i].path, '.');
 		if (strcmp(dot != NULL ? dot + 1 : conf_keys[i].path, v) == 0)
-			return fail(p, &ev->start_mark, "%s%s%s: unknown key (did you mean %s?)",
+			return parser_fail(p, &ev->start_mark,
+			    "%s%s%s: unknown key (did you mean %s?)",
 			    section != NULL ? section : "", section != NULL ? "." : "", v,
 			    conf_keys[i].path);
 	}
-	return fail(p, &ev->start_mark, "%s%s%s: unknown key", section != NULL ? section : "",
+	return parser_fail(p, &ev->start_mark,
+	    "%s%s%s: unknown key", section != NULL ? section : "",
 	    section != NULL ? "." : "", v);
 }
 
@@ -920,13 +803,14 @@ parse_mapping(struct parser *p, const char *section)
 	int idx;
 
 	for (;;) {
-		if (next_event(p, &ev) == -1)
+		if (parser_next(p, &ev) == -1)
 			return -1;
 		if (ev.type == YAML_MAPPING_END_EVENT)
 			break;
 		if (ev.type != YAML_SCALAR_EVENT) {
-			fail(p, &ev.start_mark, "%s%sexpected a key name, found %s",
-			    section != NULL ? section : "", section != NULL ? ": " : "", kind(&ev));
+			parser_fail(p, &ev.start_mark, "%s%sexpected a key name, found %s",
+			    section != NULL ? section : "", section != NULL ? ": " : "",
+			    event_kind(&ev));
 			goto fail;
 		}
 		idx = lookup(section, (const char *)ev.data.scalar.value, ev.data.scalar.length);
@@ -936,7 +820,7 @@ parse_mapping(struct parser *p, const char *section)
 		}
 		line = ev.start_mark.line + 1;
 		if (p->c->key_line[idx] != 0) {
-			fail(p, &ev.start_mark, "%s: duplicate key (first given at line %u)",
+			parser_fail(p, &ev.start_mark, "%s: duplicate key (first given at line %u)",
 			    conf_keys[idx].path, p->c->key_line[idx]);
 			goto fail;
 		}
@@ -958,31 +842,31 @@ parse_stream(struct parser *p)
 	yaml_event_t ev;
 	int rc = 0;
 
-	if (next_event(p, &ev) == -1)   /* STREAM_START */
+	if (parser_next(p, &ev) == -1)   /* STREAM_START */
 		return -1;
 	yaml_event_delete(&ev);
-	if (next_event(p, &ev) == -1)
+	if (parser_next(p, &ev) == -1)
 		return -1;
 	if (ev.type == YAML_STREAM_END_EVENT) {         /* empty: all defaults */
 		yaml_event_delete(&ev);
 		return 0;
 	}
 	yaml_event_delete(&ev);                         /* DOCUMENT_START */
-	if (next_event(p, &ev) == -1)
+	if (parser_next(p, &ev) == -1)
 		return -1;
 	if (ev.type == YAML_MAPPING_START_EVENT)
 		rc = parse_mapping(p, NULL);
-	else if (!is_null(&ev))         /* a lone "---" is an empty document */
-		rc = fail(p, &ev.start_mark, "expected a mapping of keys (key: value), "
-		    "found %s", kind(&ev));
+	else if (!event_is_null(&ev))         /* a lone "---" is an empty document */
+		rc = parser_fail(p, &ev.start_mark, "expected a mapping of keys (key: value), "
+		    "found %s", event_kind(&ev));
 	yaml_event_delete(&ev);
-	if (rc == -1 || next_event(p, &ev) == -1)       /* DOCUMENT_END */
+	if (rc == -1 || parser_next(p, &ev) == -1)       /* DOCUMENT_END */
 		return -1;
 	yaml_event_delete(&ev);
-	if (next_event(p, &ev) == -1)
+	if (parser_next(p, &ev) == -1)
 		return -1;
 	if (ev.type != YAML_STREAM_END_EVENT)
-		rc = fail(p, &ev.start_mark, "only one document is allowed");
+		rc = parser_fail(p, &ev.start_mark, "only one document is allowed");
 	yaml_event_delete(&ev);
 	return rc;
 }
