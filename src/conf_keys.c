@@ -15,7 +15,7 @@
 
 #include "conf.h"
 #include "conf_keys.h"
-#include "ignore.h"
+#include "names.h"
 #include "template.h"
 #include "units.h"
 

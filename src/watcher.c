@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ignore.h"
 #include "log.h"
+#include "names.h"
 #include "queue.h"
 #include "watcher.h"
 

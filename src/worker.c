@@ -15,10 +15,10 @@
 
 #include "fetch.h"
 #include "handler.h"
-#include "ignore.h"
 #include "job.h"
 #include "journal.h"
 #include "log.h"
+#include "names.h"
 #include "packet.h"
 #include "queue.h"
 #include "template.h"

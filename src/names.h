@@ -2,8 +2,8 @@
  * Inbox names: which ones the watcher leaves alone (the ignore: globs) and
  * which ones are usable as a single path component at all.
  */
-#ifndef INGESTD_IGNORE_H
-#define INGESTD_IGNORE_H
+#ifndef INGESTD_NAMES_H
+#define INGESTD_NAMES_H
 
 #include "strv.h"
 
