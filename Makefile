@@ -44,7 +44,7 @@ TEST_DEPS  = $(BUILD_DEPS) clang libclang-rt-14-dev libcmocka-dev bats runit man
              nginx-light curl nodejs jq
 SUDO       = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all run check deps deps-test unit unit-asan integration asan lint mancheck \
+.PHONY: all run check quick deps deps-test unit unit-asan integration asan lint mancheck \
         fuzz fuzz-smoke install uninstall deb deb-test bench chaos clean FORCE
 
 all: ingestd
@@ -126,6 +126,15 @@ unit: $(UNITBINS)
 INGESTD_BIN ?= $(CURDIR)/build-asan/ingestd
 integration:
 	INGESTD=$(INGESTD_BIN) bats --timing test/integration
+
+# The edit-build-test loop, about a minute: the unit tests and the suites of
+# the daemon's own paths against the sanitized binary. No package, fuzz,
+# chaos, remote, privilege or supervision suites: make check is the gate.
+QUICK_SUITES = core signals inbox filing config handler hostile
+quick:
+	$(MAKE) unit
+	$(MAKE) SANITIZE=1 build-asan/ingestd
+	INGESTD=$(INGESTD_BIN) bats --timing $(QUICK_SUITES:%=test/integration/%.bats)
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \

@@ -46,8 +46,10 @@ spawn(struct children *ch, int slot)
 	pid = fork();
 	if (pid == -1)
 		return -1;
-	if (pid == 0)
+	if (pid == 0) {
 		ch->ops.run(ch->ops.arg, k, slot);
+		_exit(127);
+	}
 	ss->pid = pid;
 	k->pid = pid;
 	k->started = clock_mono_ms();

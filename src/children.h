@@ -38,7 +38,7 @@ struct children;
  * child that is gone, before its slot is cleared (crashed: not exit 0).
  */
 struct children_ops {
-	void        (*run)(void *arg, const struct child *k, int slot) __attribute__((noreturn));
+	void        (*run)(void *arg, const struct child *k, int slot);	/* never returns */
 	const char *(*name)(void *arg, const struct child *k);
 	void        (*died)(void *arg, const struct child *k, int slot, int crashed);
 	void         *arg;

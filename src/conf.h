@@ -6,21 +6,17 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "strv.h"
+
 #define CONF_DEFAULT_PATH "/etc/ingestd/ingestd.yml"
 
-/* Room for the line numbers of this many keys (conf.c asserts its table fits). */
+/* Room for the line numbers of this many keys (conf_keys.c asserts its table fits). */
 #define CONF_MAX_KEYS 128
 
 enum packet_plain { PLAIN_FAIL = 0, PLAIN_PASS };
 enum packet_links { LINKS_REFUSE = 0, LINKS_INSIDE };
 enum packet_on_success { ON_SUCCESS_ARCHIVE = 0, ON_SUCCESS_DELETE };
 enum source_delete { SOURCE_DELETE_AFTER_COMMIT = 0, SOURCE_DELETE_NEVER };
-
-/* A NULL-terminated vector of heap strings; n excludes the terminator. */
-struct strv {
-	char  **v;
-	size_t  n;
-};
 
 struct conf_handler {
 	struct strv command;    /* argv template; n == 0: no handler */
@@ -110,7 +106,7 @@ struct conf {
 	struct conf_sources sources;
 	struct conf_notify  notify;
 	int         verbosity;      /* -1 quiet, 0 info, 1 debug */
-	/* Line in file where each key of conf.c's table was set; 0: not from file. */
+	/* Line in file where each key of conf_keys.c's table was set; 0: not from file. */
 	unsigned    key_line[CONF_MAX_KEYS];
 };
 
@@ -154,15 +150,5 @@ int  conf_validate(const struct conf *c, char *err, size_t errlen);
 void conf_print(const struct conf *c, FILE *fp);
 
 void conf_free(struct conf *c);
-
-/* "90s", "10m", "1h30m", "250ms", "2d"; bare numbers are seconds. 0 or -1. */
-int  conf_parse_duration(const char *s, uint64_t *ms);
-/* "512", "64KiB", "1MiB", "10GiB", "1k", "1M", "1G", "1T" (powers of 1024). */
-int  conf_parse_size(const char *s, uint64_t *bytes);
-
-/* Append a copy of s, keeping v NULL-terminated. 0, or -1 with errno ENOMEM. */
-int  strv_push(struct strv *sv, const char *s);
-/* Free every string and the vector; sv is left empty. */
-void strv_free(struct strv *sv);
 
 #endif

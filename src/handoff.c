@@ -39,7 +39,7 @@ static size_t
 slot_of(const char *id, size_t n)
 {
 	/* Ids are time-ordered hex: their low digits are as good as a hash. */
-	return (size_t)strtoull(id + JOB_ID_LEN - 8, NULL, 16) % n;
+	return n ? (size_t)strtoull(id + JOB_ID_LEN - 8, NULL, 16) % n : 0;
 }
 
 static struct handoff_offer *

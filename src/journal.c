@@ -282,7 +282,6 @@ journal_find(int spooldirfd, const char *id, off_t hint, off_t from, long long s
 				q++;	/* what is left of a torn append */
 			ms = journal_line_ms(q, (size_t)(p - q));
 			if (pos + (ls - buf) < from || (ms >= 0 && since_ms > 0 && ms < since_ms)) {
-				p = first;
 				pos = 0;	/* older than the job: stop */
 				break;
 			}

@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ignore.h"
 #include "metrics.h"
+#include "names.h"
 #include "queue.h"
 
 long

@@ -9,7 +9,7 @@
 #include <mqueue.h>
 #include <stdio.h>
 
-#include "conf.h"
+#include "strv.h"
 #include "scoreboard.h"
 #include "spool.h"
 

@@ -14,8 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ignore.h"
+#include "clock.h"
 #include "log.h"
+#include "names.h"
 #include "queue.h"
 #include "watcher.h"
 
@@ -41,15 +42,6 @@ struct watcher {
 	unsigned long long  sent, overflows;
 	struct scoreboard  *sb;
 };
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static uint64_t
 age_ms(const struct stat *st)
@@ -133,7 +125,7 @@ consider(struct watcher *w, const char *name, int dtype)
 		if (fstatat(w->s->inboxfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 			return;
 		if (S_ISREG(st.st_mode) && (age = age_ms(&st)) < w->c->settle_ms) {
-			pending_set(w, name, mono_ms() + (w->c->settle_ms - age));
+			pending_set(w, name, clock_mono_ms() + (w->c->settle_ms - age));
 			return;
 		}
 	}
@@ -168,7 +160,7 @@ scan(struct watcher *w, const char *why)
 static void
 expire(struct watcher *w)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 	size_t i = 0;
 
 	while (i < w->npend) {
@@ -198,7 +190,7 @@ expire(struct watcher *w)
 static long
 next_timeout_s(const struct watcher *w)
 {
-	uint64_t now = mono_ms(), first = UINT64_MAX;
+	uint64_t now = clock_mono_ms(), first = UINT64_MAX;
 	size_t i;
 
 	if (w->rescan)
@@ -288,12 +280,12 @@ watcher_main(const struct conf *c, const struct spool *s, mqd_t q, int readyfd, 
 					pending_del(&w, p);
 				send_name(&w, ev->name);
 			} else if ((ev->mask & IN_CLOSE_WRITE) && !(ev->mask & IN_ISDIR)) {
-				pending_set(&w, ev->name, mono_ms() + c->settle_ms);
+				pending_set(&w, ev->name, clock_mono_ms() + c->settle_ms);
 			} else if (ev->mask & IN_MODIFY) {
 				struct pending *p = w.npend ? pending_find(&w, ev->name) : NULL;
 
 				if (p != NULL)
-					p->due = mono_ms() + c->settle_ms;
+					p->due = clock_mono_ms() + c->settle_ms;
 			}
 		}
 		if (w.npend)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The man page is the contract: every config key in src/conf.c's key table must
-# be documented in man/ingestd.yml.5 (as ".It Ic KEY") and present in the
+# The man page is the contract: every config key in the key tables of
+# src/conf*.c must be documented in man/ingestd.yml.5 (as ".It Ic KEY") and present in the
 # packaged etc/ingestd.yml, and nothing may be documented that the code does not
 # know. The man pages must lint clean, and the example configs in
 # ingestd.yml(5) must be accepted by `ingestd -t` ($INGESTD, default ./ingestd)
@@ -8,25 +8,31 @@
 set -u
 cd "$(dirname "$0")/.." || exit 2
 
-conf=src/conf.c man=man/ingestd.yml.5 etc=etc/ingestd.yml
+# The tables may move between the config's files: read them all.
+conf="src/conf*.c" man=man/ingestd.yml.5 etc=etc/ingestd.yml
 status=0
 problem() { echo "mancheck: $*" >&2; status=1; }
 
-for f in "$conf" "$man" "$etc"; do
+for f in $conf "$man" "$etc"; do
 	[ -r "$f" ] || { echo "mancheck: cannot read $f" >&2; exit 2; }
 done
+# shellcheck disable=SC2086  # $conf is a glob
+table=$(cat $conf)
 
 # The key table has one KEY("path", ...) or SECTION("path") per line. Count the
 # macro uses too, so a row written another way cannot slip past unseen.
-keys=$(sed -nE 's/^[[:space:]]*KEY\("([a-z_.]+)".*/\1/p' "$conf")
+keys=$(sed -nE 's/^[[:space:]]*KEY\("([a-z_.]+)".*/\1/p' <<<"$table")
 # Keys of one entry of a list of mappings (sources: - s3: {...}): SKEY("name", ...).
-subkeys=$(sed -nE 's/^[[:space:]]*SKEY\("([a-z_]+)".*/\1/p' "$conf")
-sections=$(sed -nE 's/^[[:space:]]*SECTION\("([a-z_]+)"\).*/\1/p' "$conf")
+subkeys=$(sed -nE 's/^[[:space:]]*SKEY\("([a-z_]+)".*/\1/p' <<<"$table")
+sections=$(sed -nE 's/^[[:space:]]*SECTION\("([a-z_]+)"\).*/\1/p' <<<"$table")
 nkeys=$(printf '%s\n' "$keys" | grep -c .)
-nrows=$(grep -cE '^[[:space:]]*KEY\(' "$conf")
-if [ "$nkeys" -lt 10 ] || [ "$nkeys" -ne "$nrows" ]; then
-	echo "mancheck: found $nkeys key names in $nrows KEY( rows of $conf: is the table's layout" \
-	    "still one row per line?" >&2
+nrows=$(grep -cE '^[[:space:]]*KEY\(' <<<"$table")
+nsub=$(printf '%s\n' "$subkeys" | grep -c .)
+nsubrows=$(grep -cE '^[[:space:]]*SKEY\(' <<<"$table")
+if [ "$nkeys" -lt 10 ] || [ "$nkeys" -ne "$nrows" ] || [ "$nsub" -lt 1 ] ||
+    [ "$nsub" -ne "$nsubrows" ]; then
+	echo "mancheck: found $nkeys key names in $nrows KEY( rows and $nsub in $nsubrows" \
+	    "SKEY( rows of $conf: is the tables' layout still one row per line?" >&2
 	exit 2
 fi
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ignore.h"
+#include "names.h"
 #include "s3.h"
 
 static void

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "units.h"
 
 #define KiB 1024ULL
 #define MiB (1024 * KiB)
@@ -617,23 +618,23 @@ test_durations(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		ms = 42;
-		if (conf_parse_duration(good[i].s, &ms) != 0)
+		if (units_parse_duration(good[i].s, &ms) != 0)
 			fail_msg("duration \"%s\" should parse", good[i].s);
 		assert_int_equal(ms, good[i].ms);
 	}
 	for (i = 0; i < sizeof(bad_dur) / sizeof(bad_dur[0]); i++) {
 		ms = 42;
 		errno = 0;
-		if (conf_parse_duration(bad_dur[i], &ms) != -1)
+		if (units_parse_duration(bad_dur[i], &ms) != -1)
 			fail_msg("duration \"%s\" should not parse", bad_dur[i]);
 		assert_true(errno == EINVAL || errno == ERANGE);
 		assert_int_equal(ms, 42);
 	}
 	errno = 0;
-	assert_int_equal(conf_parse_duration("18446744073709551616", &ms), -1);
+	assert_int_equal(units_parse_duration("18446744073709551616", &ms), -1);
 	assert_int_equal(errno, ERANGE);
 	errno = 0;
-	assert_int_equal(conf_parse_duration("9999999999999999999d", &ms), -1);
+	assert_int_equal(units_parse_duration("9999999999999999999d", &ms), -1);
 	assert_int_equal(errno, ERANGE);
 }
 
@@ -660,18 +661,18 @@ test_sizes(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		b = 42;
-		if (conf_parse_size(good[i].s, &b) != 0)
+		if (units_parse_size(good[i].s, &b) != 0)
 			fail_msg("size \"%s\" should parse", good[i].s);
 		assert_int_equal(b, good[i].b);
 	}
 	for (i = 0; i < sizeof(bad_size) / sizeof(bad_size[0]); i++) {
 		b = 42;
-		if (conf_parse_size(bad_size[i], &b) != -1)
+		if (units_parse_size(bad_size[i], &b) != -1)
 			fail_msg("size \"%s\" should not parse", bad_size[i]);
 		assert_int_equal(b, 42);
 	}
 	errno = 0;
-	assert_int_equal(conf_parse_size("16777216T", &b), -1);
+	assert_int_equal(units_parse_size("16777216T", &b), -1);
 	assert_int_equal(errno, ERANGE);
 }
 

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "ignore.h"
+#include "names.h"
 #include "s3.h"
 #include "sha256.h"
 

@@ -1,4 +1,4 @@
-/* ignore.c: the ignore: globs and name_is_valid. */
+/* names.c: the ignore: globs and name_is_valid. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
-#include "ignore.h"
+#include "names.h"
 
 static void
 test_default_patterns(void **state)

@@ -1,7 +1,7 @@
 #include <fnmatch.h>
 #include <string.h>
 
-#include "ignore.h"
+#include "names.h"
 
 /* NAME_MAX on Linux; spelled out so the limit does not depend on headers. */
 #define NAME_BYTES_MAX 255

@@ -2,10 +2,10 @@
  * Inbox names: which ones the watcher leaves alone (the ignore: globs) and
  * which ones are usable as a single path component at all.
  */
-#ifndef INGESTD_IGNORE_H
-#define INGESTD_IGNORE_H
+#ifndef INGESTD_NAMES_H
+#define INGESTD_NAMES_H
 
-#include "conf.h"
+#include "strv.h"
 
 /*
  * 1 if name matches any of the glob patterns, else 0. fnmatch(3) with no
