@@ -173,7 +173,10 @@ os.close(os.open(d + "/DCIM.zip", os.O_CREAT | os.O_WRONLY, 0o640))' "$SPOOL/don
 	before=$(stat -c '%i %s %Y %h' "$T/target.zip" "$T/targetdir" "$T/targetdir/file")
 	ln -s "$T/target.zip" "$T/stage/link.zip"
 	ln -s "$T/targetdir" "$T/stage/linkdir"
-	mv "$T/stage/link.zip" "$T/stage/linkdir" "$SPOOL/inbox/"
+	# One mv each: given several, GNU mv stats each destination after its
+	# rename, and the daemon may have claimed it by then.
+	mv "$T/stage/link.zip" "$SPOOL/inbox/"
+	mv "$T/stage/linkdir" "$SPOOL/inbox/"
 	printf '%s\n' link.zip linkdir >>"$T/dropped"
 	wait_for all_finished
 	assert_exactly_once

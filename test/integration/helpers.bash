@@ -476,7 +476,18 @@ no_jobs() {
 job_dirs() {
 	find "$SPOOL/work" -mindepth 3 -maxdepth 3 -path '*/pkt/*' 2>/dev/null | sed 's|/pkt/.*||' | sort -u
 }
-journal_has() { [ "$(journal_count)" -ge "$1" ]; }
+# journal_has N: N jobs' lines, and each job with a line is filed: the line is
+# the commit record, written before the packet is renamed into done/ or failed/.
+journal_has() { [ "$(journal_count)" -ge "$1" ] && ! committed_in_flight; }
+# committed_in_flight: a job in work/ that has its journal line but is not yet filed.
+committed_in_flight() {
+	local d
+	for d in $(find "$SPOOL/work" -mindepth 2 -maxdepth 3 \( -path '*/pkt/*' -o -name log -o \
+	    -name manifest.json \) 2>/dev/null | sed "s|^$SPOOL/work/||; s|/.*||" | sort -u); do
+		grep -q " job=$d " "$SPOOL/journal" 2>/dev/null && return 0
+	done
+	return 1
+}
 done_has() { [ "$(count_packets "done")" -ge "$1" ]; }
 failed_has() { [ "$(count_packets failed)" -ge "$1" ]; }
 filed() { [ -e "$SPOOL/done/$1" ] || [ -e "$SPOOL/failed/$1" ] || [ -L "$SPOOL/failed/$1" ]; }
