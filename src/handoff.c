@@ -24,7 +24,6 @@ handoff_init(struct handoff *h, const struct spool *s, mqd_t q, struct scoreboar
 	h->sb = sb;
 	h->noffers = OFFERS_MIN;
 	h->offers = calloc(h->noffers, sizeof(*h->offers));
-	h->stuck_ms = clock_mono_ms() + HANDOFF_STUCK_MS;
 	return h->offers == NULL ? -1 : 0;
 }
 
@@ -256,17 +255,20 @@ sweep_defer(struct handoff *h)
 		h->next_ms = clock_mono_ms() + (uint64_t)(next - now);
 }
 
+/* Stuck packets whose time has come are offered again; those gone are forgotten. */
 static void
 sweep_stuck(struct handoff *h)
 {
+	int64_t now = clock_real_ms();
 	struct stat st;
 	size_t i;
 
-	for (i = 0; i < SB_STUCK; i++) {
+	for (i = 0; i < SB_STUCK && !h->full; i++) {
 		struct sb_stuck *e = &h->sb->hdr.stuck[i];
 		char name[sizeof(e->name)];
 
-		if (__atomic_load_n(&e->hash, __ATOMIC_ACQUIRE) == 0)
+		if (__atomic_load_n(&e->hash, __ATOMIC_ACQUIRE) == 0 ||
+		    __atomic_load_n(&e->next_ms, __ATOMIC_RELAXED) > now)
 			continue;
 		memcpy(name, e->name, sizeof(name));
 		name[sizeof(name) - 1] = '\0';
@@ -276,8 +278,17 @@ sweep_stuck(struct handoff *h)
 			__atomic_store_n(&e->hash, 0, __ATOMIC_RELEASE);	/* gone */
 			continue;
 		}
-		if (queue_offer(h->q, QUEUE_MSG_PACKET, name, HANDOFF_WAIT_MS) == -1)
-			break;
+		/* Until a worker says how it went: not offered again every second. */
+		__atomic_store_n(&e->next_ms, now + HANDOFF_STUCK_MS, __ATOMIC_RELAXED);
+		if (queue_offer(h->q, QUEUE_MSG_PACKET, name, HANDOFF_WAIT_MS) == -1) {
+			__atomic_store_n(&e->next_ms, now, __ATOMIC_RELAXED);
+			h->full = 1;
+		}
+	}
+	/* More than the table holds: the watcher finds them all again. */
+	if (h->sb->hdr.stuck_overflow != h->overflow_seen && !h->full) {
+		h->overflow_seen = h->sb->hdr.stuck_overflow;
+		h->rescan = 1;
 	}
 }
 
@@ -293,10 +304,7 @@ handoff_sweep(struct handoff *h)
 		h->offers[i].seen = 0;
 	sweep_work(h);
 	sweep_defer(h);
-	if (now >= h->stuck_ms) {
-		sweep_stuck(h);
-		h->stuck_ms = now + HANDOFF_STUCK_MS;
-	}
+	sweep_stuck(h);
 	offers_prune(h);
 	if (h->full && now - h->missed_logged >= 60000) {
 		/* Not lost: offered again at the next sweep. */

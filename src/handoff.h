@@ -10,8 +10,9 @@
  * so a hint that is lost (a full queue, a worker that died after taking it)
  * costs at most a second, never a job.
  *
- * The sweep also offers the stuck packets (scoreboard.h) again once a
- * minute, and counts what defer/ holds for status and the metrics.
+ * The sweep also offers the stuck packets (scoreboard.h) again when they are
+ * due, asks for a rescan of the inbox when there were more of them than the
+ * scoreboard holds, and counts what defer/ holds for status and the metrics.
  */
 #ifndef INGESTD_HANDOFF_H
 #define INGESTD_HANDOFF_H
@@ -25,7 +26,7 @@
 
 #define HANDOFF_SWEEP_MS	1000	/* a sweep at least this often */
 #define HANDOFF_AGAIN_MS	2000	/* a job offered is offered again after this */
-#define HANDOFF_STUCK_MS	60000	/* stuck packets are offered again this often */
+#define HANDOFF_STUCK_MS	60000	/* a stuck packet offered waits this long for news */
 #define HANDOFF_CRASHES		1024	/* jobs whose worker died, remembered */
 #define HANDOFF_WAIT_MS		20	/* how long an offer waits for room in the queue */
 
@@ -49,7 +50,8 @@ struct handoff {
 	size_t                noffers;
 	struct handoff_crash  crash[HANDOFF_CRASHES];
 	uint64_t              next_ms;	/* monotonic: the next sweep that is owed */
-	uint64_t              stuck_ms;	/* monotonic: the next offer of stuck packets */
+	uint64_t              overflow_seen;	/* stuck_overflow at the last rescan */
+	int                   rescan;	/* the inbox must be scanned again: the caller asks */
 	uint64_t              missed_logged;	/* monotonic: last "queue full" line */
 	int                   full;	/* the queue was full during this sweep */
 };

@@ -154,18 +154,21 @@ stuck_find(struct scoreboard *sb, uint64_t h)
 }
 
 int
-sb_stuck_note(struct scoreboard *sb, const char *name, int err, int64_t now_ms)
+sb_stuck_note(struct scoreboard *sb, const char *name, int err, int64_t now_ms, int64_t retry_ms,
+    unsigned *tries)
 {
 	uint64_t h = name_hash(name), zero;
 	struct sb_stuck *e;
 	int64_t last;
 	size_t i;
 
+	*tries = 1;
 	if (sb == NULL)
 		return 1;
 	if ((e = stuck_find(sb, h)) != NULL) {
-		__atomic_add_fetch(&e->count, 1, __ATOMIC_RELAXED);
+		*tries = __atomic_add_fetch(&e->count, 1, __ATOMIC_RELAXED);
 		e->error = err;
+		__atomic_store_n(&e->next_ms, now_ms + retry_ms, __ATOMIC_RELAXED);
 		last = __atomic_load_n(&e->last_ms, __ATOMIC_RELAXED);
 		/* Of several workers, the one that moves last_ms on reports. */
 		return now_ms - last >= 60000 && __atomic_compare_exchange_n(&e->last_ms, &last,
@@ -180,12 +183,21 @@ sb_stuck_note(struct scoreboard *sb, const char *name, int err, int64_t now_ms)
 			continue;
 		snprintf(e->name, sizeof(e->name), "%s", name);
 		e->first_ms = e->last_ms = now_ms;
+		e->next_ms = now_ms + retry_ms;
 		e->error = err;
 		e->count = 1;
 		return 1;
 	}
-	/* Full: count it; report the first and then one a minute, by the same rule. */
+	/* Full: count it (the supervisor rescans the inbox); report one in a thousand. */
 	return __atomic_fetch_add(&sb->hdr.stuck_overflow, 1, __ATOMIC_RELAXED) % 1000 == 0;
+}
+
+unsigned
+sb_stuck_tries(struct scoreboard *sb, const char *name)
+{
+	struct sb_stuck *e = sb == NULL ? NULL : stuck_find(sb, name_hash(name));
+
+	return e == NULL ? 0 : __atomic_load_n(&e->count, __ATOMIC_RELAXED);
 }
 
 void

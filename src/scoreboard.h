@@ -36,13 +36,15 @@ struct sb_slot {
 };
 
 /*
- * A packet the workers cannot claim (a folder the daemon's user may not
- * move): reported once a minute, offered again by the supervisor, counted.
- * An entry is taken by a compare-and-swap of hash from 0.
+ * A packet the workers cannot claim: a folder the daemon's user may not move
+ * (tried again once a minute), or a full disk (tried again after a pause that
+ * grows). Reported once a minute, offered again by the supervisor when due,
+ * counted. An entry is taken by a compare-and-swap of hash from 0.
  */
 struct sb_stuck {
 	uint64_t hash;		/* of name; 0: free */
 	int64_t  first_ms, last_ms;	/* realtime: first seen, last reported */
+	int64_t  next_ms;	/* realtime: when to offer it again */
 	int32_t  error;		/* errno of the last claim */
 	uint32_t count;		/* claims tried */
 	char     name[256];
@@ -93,10 +95,15 @@ int64_t sb_now_ms(void);
 void sb_journal_synced(struct scoreboard *sb, int64_t off);
 
 /*
- * A claim of name failed with err (not ENOENT). 1 when it is to be reported
- * now (first time, or a minute since the last report), else 0.
+ * A claim of name failed with err (not ENOENT): to be tried again in
+ * retry_ms. *tries is set to the claims tried so far. 1 when it is to be
+ * reported now (first time, or a minute since the last report), else 0.
  */
-int  sb_stuck_note(struct scoreboard *sb, const char *name, int err, int64_t now_ms);
+int  sb_stuck_note(struct scoreboard *sb, const char *name, int err, int64_t now_ms,
+    int64_t retry_ms, unsigned *tries);
+
+/* Claims of name tried so far (0: not stuck). */
+unsigned sb_stuck_tries(struct scoreboard *sb, const char *name);
 
 /* name was claimed after all, or is gone: forget it. */
 void sb_stuck_forget(struct scoreboard *sb, const char *name);

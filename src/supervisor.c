@@ -143,6 +143,22 @@ run_child(void *arg, const struct child *k, int slot)
 	}
 }
 
+/* Have the watcher scan the whole inbox again. */
+static void
+request_rescan(struct sup *sp, const char *why)
+{
+	int i;
+
+	for (i = 0; i < SB_SLOTS; i++)
+		if (sp->ch.kids[i].role == ROLE_WATCHER && sp->ch.kids[i].pid &&
+		    !sp->ch.kids[i].retiring) {
+			kill(sp->ch.kids[i].pid, WATCHER_SIG_RESCAN);
+			log_info("event=rescan_request why=%s", why);
+			return;
+		}
+	/* No watcher now: the next one scans the inbox when it starts. */
+}
+
 /* Put back a name a dead worker had just taken off the queue; else rescan. */
 static void
 requeue_name(struct sup *sp, const char *name, const char *why)
@@ -151,10 +167,7 @@ requeue_name(struct sup *sp, const char *name, const char *why)
 		log_info("event=requeue name=%s", LQ(name));
 		return;
 	}
-	if (watcher_request_rescan(sp->s.inboxfd) == -1)
-		log_warn("event=rescan_request why=%s", why);
-	else
-		log_info("event=rescan_request why=%s", why);
+	request_rescan(sp, why);
 }
 
 /*
@@ -486,8 +499,13 @@ on_children(struct sup *sp)
 static void
 on_timers(struct sup *sp)
 {
-	if (handoff_timeout_ms(&sp->ho) == 0)
+	if (handoff_timeout_ms(&sp->ho) == 0) {
 		handoff_sweep(&sp->ho);
+		if (sp->ho.rescan) {
+			sp->ho.rescan = 0;
+			request_rescan(sp, "stuck_overflow");
+		}
+	}
 	if (sp->metrics_due && clock_mono_ms() >= sp->metrics_due) {
 		if (metrics_write(sp->c->metrics_file, sp->sb, &sp->s, sp->q, &sp->c->ignore) == -1)
 			log_warn("event=metrics path=%s", LQ(sp->c->metrics_file));

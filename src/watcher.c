@@ -215,6 +215,19 @@ watcher_request_rescan(int inboxfd)
 	return close(fd);	/* IN_CLOSE_WRITE is the request */
 }
 
+/*
+ * The one flag a signal handler sets (WATCHER_SIG_RESCAN): the loop reads it
+ * after the wait the signal interrupts.
+ */
+static volatile sig_atomic_t rescan_asked;
+
+static void
+on_rescan(int sig)
+{
+	(void)sig;
+	rescan_asked = 1;
+}
+
 void
 watcher_main(const struct conf *c, const struct spool *s, mqd_t q, int readyfd, pid_t supervisor,
     struct scoreboard *sb)
@@ -234,8 +247,13 @@ watcher_main(const struct conf *c, const struct spool *s, mqd_t q, int readyfd, 
 	if (getppid() != supervisor)
 		_exit(0);
 	{
+		struct sigaction sa;
 		sigset_t none;
 
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_rescan;	/* no SA_RESTART: the wait must end */
+		sigemptyset(&sa.sa_mask);
+		sigaction(WATCHER_SIG_RESCAN, &sa, NULL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 	}
@@ -287,6 +305,10 @@ watcher_main(const struct conf *c, const struct spool *s, mqd_t q, int readyfd, 
 				if (p != NULL)
 					p->due = clock_mono_ms() + c->settle_ms;
 			}
+		}
+		if (rescan_asked) {
+			rescan_asked = 0;
+			w.rescan = 1;
 		}
 		if (w.npend)
 			expire(&w);

@@ -12,6 +12,7 @@
 #define INGESTD_WATCHER_H
 
 #include <mqueue.h>
+#include <signal.h>
 
 #include "conf.h"
 
@@ -24,7 +25,10 @@
 #include "scoreboard.h"
 #include "spool.h"
 
-/* Ask the running watcher to rescan the inbox. 0 or -1 with errno. */
+/* The supervisor's way to ask for a rescan: it needs no file, so it works on a full disk. */
+#define WATCHER_SIG_RESCAN SIGUSR1
+
+/* Ask the running watcher to rescan the inbox through the file. 0 or -1 with errno. */
 int  watcher_request_rescan(int inboxfd);
 
 /* Never returns. Writes one byte to readyfd once the watch is in place. */

@@ -422,6 +422,16 @@ resume(struct worker *w, struct job *j)
 
 /* --- hints ------------------------------------------------------------------------ */
 
+static int
+stuck_report(struct worker *w, const char *name, int e)
+{
+	unsigned tries = sb_stuck_tries(w->sb, name) + 1;
+	int64_t retry = e == EACCES || e == EPERM ? 60000 :
+	    (int64_t)filing_backoff_ms(w->c, tries);
+
+	return sb_stuck_note(w->sb, name, e, sb_now_ms(), retry, &tries);
+}
+
 static void
 take_packet(struct worker *w, const char *name)
 {
@@ -441,10 +451,14 @@ take_packet(struct worker *w, const char *name)
 		filing_unspare(&w->f, &j);
 		if (e == ENOENT)
 			return;	/* another worker was first, or a duplicate hint */
-		/* It stays in the inbox; the supervisor offers it again now and then. */
-		if (sb_stuck_note(w->sb, name, e, sb_now_ms()))
-			log_warnx("event=stuck name=%s error=%s action=\"retried every minute\"",
-			    LQ(name), LQ(strerror(e)));
+		/*
+		 * It stays in the inbox, and the supervisor offers it again: once a
+		 * minute when the daemon may not move it, which only a person can
+		 * mend; after a growing pause when the system failed (a full disk).
+		 */
+		if (stuck_report(w, name, e))
+			log_warnx("event=stuck name=%s error=%s retry=%s", LQ(name), LQ(strerror(e)),
+			    e == EACCES || e == EPERM ? "\"every minute\"" : "backoff");
 		return;
 	}
 	sb_stuck_forget(w->sb, name);
