@@ -456,10 +456,17 @@ filing_commit(struct filer *f)
 	if (f->n == 0)
 		return;
 	if (f->s->fsync) {
-		for (i = 0; i < f->n; i++)
-			if (f->v[i].j.unsynced && f->v[i].recovered &&
-			    journal_rewrite(&f->jl, f->v[i].at, f->v[i].line, f->v[i].linelen) == -1)
-				log_warn("event=journal_rewrite job=%s", f->v[i].j.id);
+		for (i = 0; i < f->n; i++) {
+			struct staged *e = &f->v[i];
+
+			if (!e->j.unsynced || !e->recovered)
+				continue;
+			if (journal_rewrite(&f->jl, e->at, e->line, e->linelen) == -1)
+				log_warn("event=journal_rewrite job=%s", e->j.id);
+			else
+				log_info("event=journal_rewrite job=%s why=\"a sync of it failed\"",
+				    e->j.id);
+		}
 		if (journal_sync(&f->jl, &upto) == -1) {
 			/* Nothing of the batch may count: its lines may not be on disk. */
 			log_warn("event=journal_sync jobs=%zu", f->n);

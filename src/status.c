@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "job.h"
 #include "json.h"
 #include "metrics.h"
 #include "queue.h"
@@ -38,6 +40,142 @@ field(char *dst, const char *src, size_t len)
 {
 	memcpy(dst, src, len);
 	dst[len - 1] = '\0';
+}
+
+/* What status shows of the jobs in defer/ at most (their count is always whole). */
+#define DEFERRED_SHOWN 1000
+
+struct deferred {
+	char      id[JOB_ID_LEN + 1];
+	char      name[NAME_MAX + 1];
+	long long due_ms;
+	unsigned  attempts;
+};
+
+struct deferred_list {
+	struct deferred *v;
+	size_t           n, total;
+};
+
+static int
+by_due(const void *a, const void *b)
+{
+	const struct deferred *x = a, *y = b;
+
+	return x->due_ms < y->due_ms ? -1 : x->due_ms > y->due_ms;
+}
+
+/* A deferred job's packet name and attempts, read from its directory. */
+static void
+read_deferred(int deferfd, const char *entry, struct deferred *d)
+{
+	struct dirent *de;
+	struct job j;
+	char buf[256];
+	ssize_t n;
+	int fd, pfd;
+	DIR *pd;
+
+	fd = openat(deferfd, entry, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return;
+	pfd = openat(fd, JOB_PKT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd >= 0 && (pd = fdopendir(pfd)) != NULL) {
+		while ((de = readdir(pd)) != NULL)
+			if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+				snprintf(d->name, sizeof(d->name), "%s", de->d_name);
+				break;
+			}
+		closedir(pd);
+	} else if (pfd >= 0) {
+		close(pfd);
+	}
+	pfd = openat(fd, JOB_STATE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd >= 0) {
+		memset(&j, 0, sizeof(j));
+		n = pread(pfd, buf, sizeof(buf), 0);
+		if (n > 0 && job_state_parse(buf, (size_t)n, d->id, &j) == 0)
+			d->attempts = j.attempts;
+		close(pfd);
+	}
+	close(fd);
+}
+
+/* The jobs in defer/, first due first. */
+static void
+list_deferred(int dirfd, struct deferred_list *dl)
+{
+	struct dirent *de;
+	int fd;
+	DIR *d;
+
+	memset(dl, 0, sizeof(*dl));
+	fd = openat(dirfd, "defer", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct deferred x, *nv;
+
+		memset(&x, 0, sizeof(x));
+		if (!job_parse_deferred(de->d_name, &x.due_ms, x.id))
+			continue;
+		dl->total++;
+		if (dl->n == DEFERRED_SHOWN)
+			continue;
+		if ((nv = reallocarray(dl->v, dl->n + 1, sizeof(*nv))) == NULL)
+			continue;
+		dl->v = nv;
+		read_deferred(fd, de->d_name, &x);
+		dl->v[dl->n++] = x;
+	}
+	closedir(d);
+	if (dl->n > 1)
+		qsort(dl->v, dl->n, sizeof(*dl->v), by_due);
+}
+
+static void
+print_deferred_text(const struct deferred_list *dl, int64_t now)
+{
+	size_t i;
+
+	printf("deferred: %zu", dl->total);
+	if (dl->n > 0)
+		printf(", the first due in %llds", (long long)(dl->v[0].due_ms - now) / 1000);
+	printf("\n");
+	if (dl->n == 0)
+		return;
+	printf("  %-17s %-9s %-8s %s\n", "JOB", "DUE_IN_S", "ATTEMPTS", "PACKET");
+	for (i = 0; i < dl->n && i < 20; i++)
+		printf("  %-17s %-9lld %-8u %s\n", dl->v[i].id, (long long)(dl->v[i].due_ms - now) / 1000,
+		    dl->v[i].attempts, dl->v[i].name[0] ? dl->v[i].name : "-");
+	if (dl->total > 20)
+		printf("  ... and %zu more\n", dl->total - 20);
+}
+
+static void
+print_stuck_text(const struct scoreboard *sb, int64_t now)
+{
+	unsigned n = sb_stuck_count(sb);
+	size_t i;
+
+	printf("stuck: %u%s", n, sb->hdr.stuck_overflow ? " (and more, not remembered)" : "");
+	printf("\n");
+	if (n == 0)
+		return;
+	printf("  %-7s %-6s %-24s %s\n", "SINCE_S", "TRIES", "ERROR", "PACKET");
+	for (i = 0; i < SB_STUCK; i++) {
+		const struct sb_stuck *e = &sb->hdr.stuck[i];
+		char name[sizeof(e->name)];
+
+		if (__atomic_load_n(&e->hash, __ATOMIC_ACQUIRE) == 0)
+			continue;
+		field(name, e->name, sizeof(name));
+		printf("  %-7lld %-6u %-24s %s\n", (long long)(now - e->first_ms) / 1000, e->count,
+		    strerror(e->error), name);
+	}
 }
 
 static void
@@ -79,6 +217,13 @@ print_text(const struct scoreboard *sb, const char *spool, long backlog, int64_t
 }
 
 static void
+print_extra_text(const struct scoreboard *sb, const struct deferred_list *dl, int64_t now)
+{
+	print_deferred_text(dl, now);
+	print_stuck_text(sb, now);
+}
+
+static void
 jnum(struct json *j, const char *key, long long v, int comma)
 {
 	char buf[96];
@@ -87,8 +232,68 @@ jnum(struct json *j, const char *key, long long v, int comma)
 	json_raw(j, buf, (size_t)n);
 }
 
+static void
+jstr(struct json *j, const char *key, const char *v, int comma)
+{
+	json_raw(j, "\"", 1);
+	json_raw(j, key, strlen(key));
+	json_raw(j, "\":", 2);
+	if (v == NULL)
+		json_raw(j, "null", 4);
+	else
+		json_string(j, v, strlen(v));
+	if (comma)
+		json_raw(j, ",", 1);
+}
+
+static void
+deferred_json(struct json *j, const struct deferred_list *dl, int64_t now)
+{
+	size_t i;
+
+	jnum(j, "deferred_total", (long long)dl->total, 1);
+	json_raw(j, "\"deferred\":[", 12);
+	for (i = 0; i < dl->n; i++) {
+		json_raw(j, i ? ",{" : "{", i ? 2 : 1);
+		jstr(j, "job", dl->v[i].id, 1);
+		jstr(j, "packet", dl->v[i].name[0] ? dl->v[i].name : NULL, 1);
+		jnum(j, "due_ms", dl->v[i].due_ms, 1);
+		jnum(j, "due_in_s", (dl->v[i].due_ms - now) / 1000, 1);
+		jnum(j, "attempts", dl->v[i].attempts, 0);
+		json_raw(j, "}", 1);
+	}
+	json_raw(j, "],", 2);
+}
+
+static void
+stuck_json(struct json *j, const struct scoreboard *sb, int64_t now)
+{
+	size_t i;
+	int first = 1;
+
+	json_raw(j, "\"stuck\":[", 9);
+	for (i = 0; i < SB_STUCK; i++) {
+		const struct sb_stuck *e = &sb->hdr.stuck[i];
+		char name[sizeof(e->name)];
+
+		if (__atomic_load_n(&e->hash, __ATOMIC_ACQUIRE) == 0)
+			continue;
+		field(name, e->name, sizeof(name));
+		json_raw(j, first ? "{" : ",{", first ? 1 : 2);
+		first = 0;
+		jstr(j, "packet", name, 1);
+		jstr(j, "error", strerror(e->error), 1);
+		jnum(j, "tries", e->count, 1);
+		jnum(j, "since_s", (now - e->first_ms) / 1000, 0);
+		json_raw(j, "}", 1);
+	}
+	json_raw(j, "],", 2);
+	jnum(j, "stuck_more", (long long)(sb->hdr.stuck_overflow ? 1 : 0), 1);
+}
+
 static int
-print_json(const struct scoreboard *sb, const char *spool, long backlog, int64_t now)
+print_json(const struct scoreboard *sb, const char *spool, long backlog, int64_t now,
+    const struct deferred_list *dl)
 {
 	const struct sb_header *h = &sb->hdr;
 	struct json j;
@@ -108,6 +313,8 @@ print_json(const struct scoreboard *sb, const char *spool, long backlog, int64_t
 	jnum(&j, "size", h->queue_max, 0);
 	json_raw(&j, "},", 2);
 	jnum(&j, "inbox_backlog", backlog, 1);
+	deferred_json(&j, dl, now);
+	stuck_json(&j, sb, now);
 	jnum(&j, "workers_target", h->workers_target, 1);
 	json_raw(&j, "\"workers\":[", 11);
 	for (i = 0; i < SB_SLOTS; i++) {
@@ -172,6 +379,7 @@ status_main(int argc, char *argv[])
 	const char *file = NULL, *spool = NULL;
 	char err[PATH_MAX + 512], pid[32] = "";
 	const struct scoreboard *sb;
+	struct deferred_list dl;
 	struct conf c;
 	int ch, json = 0, dirfd, inboxfd, lockfd, rc;
 	long backlog;
@@ -237,12 +445,15 @@ status_main(int argc, char *argv[])
 	backlog = inboxfd >= 0 ? metrics_inbox_backlog(inboxfd, &c.ignore) : -1;
 	if (inboxfd >= 0)
 		close(inboxfd);
+	list_deferred(dirfd, &dl);
 	if (json)
-		rc = print_json(sb, spool, backlog, sb_now_ms()) == 0 ? 0 : EX_OSERR;
+		rc = print_json(sb, spool, backlog, sb_now_ms(), &dl) == 0 ? 0 : EX_OSERR;
 	else {
 		print_text(sb, spool, backlog, sb_now_ms());
+		print_extra_text(sb, &dl, sb_now_ms());
 		rc = 0;
 	}
+	free(dl.v);
 	sb_unmap(sb);
 out:
 	if (lockfd >= 0)

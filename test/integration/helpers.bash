@@ -466,6 +466,12 @@ count_packets() {
 }
 
 dir_empty() { [ -z "$(ls -A "$SPOOL/$1" 2>/dev/null)" ]; }
+# log_has ERE [N]: the daemon log has at least N (1) lines matching ERE.
+log_has() { local n; n=$(grep -cE -- "$1" "$LOG" 2>/dev/null); [ "${n:-0}" -ge "${2:-1}" ]; }
+
+# log_count ERE: lines of the daemon log matching ERE.
+log_count() { local n; n=$(grep -cE -- "$1" "$LOG" 2>/dev/null); echo "${n:-0}"; }
+
 # no_jobs: no job left in work/ (a worker keeps empty, locked directories
 # there, its spares) and none waiting in defer/.
 no_jobs() {
@@ -479,11 +485,13 @@ job_dirs() {
 # journal_has N: N jobs' lines, and each job with a line is filed: the line is
 # the commit record, written before the packet is renamed into done/ or failed/.
 journal_has() { [ "$(journal_count)" -ge "$1" ] && ! committed_in_flight; }
-# committed_in_flight: a job in work/ that has its journal line but is not yet filed.
+# committed_in_flight: a job in work/ or defer/ that has its journal line but is
+# not yet filed.
 committed_in_flight() {
 	local d
-	for d in $(find "$SPOOL/work" -mindepth 2 -maxdepth 3 \( -path '*/pkt/*' -o -name log -o \
-	    -name manifest.json \) 2>/dev/null | sed "s|^$SPOOL/work/||; s|/.*||" | sort -u); do
+	for d in $(find "$SPOOL/work" "$SPOOL/defer" -mindepth 2 -maxdepth 3 \( -path '*/pkt/*' -o \
+	    -name log -o -name manifest.json \) 2>/dev/null |
+	    sed -E "s|^$SPOOL/(work\|defer)/||; s|/.*||; s|^[0-9]+\.||" | sort -u); do
 		grep -q " job=$d " "$SPOOL/journal" 2>/dev/null && return 0
 	done
 	return 1

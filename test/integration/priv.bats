@@ -245,3 +245,59 @@ handler_said() { grep -h '^id ' "$SPOOL/done/$1.log"; }
 	    fail "stderr: $stderr"
 	[ ! -e "$SPOOL" ] || fail "the spool was created"
 }
+
+# --- what the daemon's user may not touch (issue 10) ----------------------------
+
+@test "user: a packet the daemon's user may not read fails at once with reason=permission, never retried" {
+	priv_conf "$SPOOL" 1
+	conf_add <<-EOF
+	user: nobody
+	EOF
+	start_daemon
+	make_packet "$T/src" secret.zip
+	# root's, mode 0600: the daemon may move it (the inbox is its own), not read it
+	install -m 0600 "$T/src/secret.zip" "$SPOOL/inbox/.secret.zip"
+	mv "$SPOOL/inbox/.secret.zip" "$SPOOL/inbox/secret.zip"
+	echo secret.zip >>"$T/dropped"
+	wait_until 5 filed secret.zip || fail "not filed within 5 s"
+	wait_for all_finished
+	assert_exactly_once
+	[[ $(journal_field secret.zip reason) == "permission entry=secret.zip mode=0600 uid=0 gid=0 "* ]] ||
+	    fail "reason: $(journal_field secret.zip reason)"
+	[ "$(journal_field secret.zip attempts)" -eq 0 ]
+	! grep -q 'event=deferred' "$LOG" || fail "it was retried: $(grep event=deferred "$LOG")"
+	stop_daemon
+}
+
+@test "user: a folder the daemon's user may not move is stuck: reported once, shown by status, never holding the only worker" {
+	priv_conf "$SPOOL" 1
+	conf_add <<-EOF
+	user: nobody
+	EOF
+	start_daemon
+	# root's 0755 folder: moving a folder to another parent writes its "..", which
+	# nobody may not
+	mkdir "$T/stage/locked"
+	make_packet "$T/stage/locked" locked.zip
+	chmod 0755 "$T/stage/locked"
+	mv "$T/stage/locked" "$SPOOL/inbox/locked"
+	wait_for log_has "event=stuck name=locked error="
+	local i
+	for i in 1 2 3; do drop "ok$i.zip"; done
+	wait_until 5 done_has 3 || fail "the other packets did not pass the stuck one"
+	run "$INGESTD" status -d "$SPOOL" --json
+	[ "$status" -eq 0 ] && [ "$(jq -r '.stuck[0].packet' <<<"$output")" = locked ] ||
+	    fail "status: $output"
+	run "$INGESTD" status -d "$SPOOL"
+	[[ $output == *"stuck: 1"* && $output == *locked* ]] || fail "$output"
+	[ "$(log_count 'event=stuck name=locked ')" -eq 1 ] || fail "$(grep event=stuck "$LOG")"
+	# Mended by hand: the next offer (here a rescan) claims it.
+	chown -R nobody "$SPOOL/inbox/locked"
+	touch "$SPOOL/inbox/.ingestd-rescan"
+	echo locked >>"$T/dropped"
+	wait_for all_finished
+	assert_exactly_once
+	run "$INGESTD" status -d "$SPOOL" --json
+	[ "$(jq -r '.stuck | length' <<<"$output")" -eq 0 ] || fail "still stuck: $output"
+	stop_daemon
+}

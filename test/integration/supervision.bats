@@ -7,12 +7,6 @@ load helpers
 
 # --- helpers for this file -----------------------------------------------------
 
-# log_has ERE [N]: the daemon log has at least N (1) lines matching ERE.
-log_has() { local n; n=$(grep -cE -- "$1" "$LOG" 2>/dev/null); [ "${n:-0}" -ge "${2:-1}" ]; }
-
-# log_count ERE: lines of the daemon log matching ERE.
-log_count() { local n; n=$(grep -cE -- "$1" "$LOG" 2>/dev/null); echo "${n:-0}"; }
-
 # sup_lines EVENT: the supervisor's log lines for EVENT (its own role= and pid= come first).
 sup_lines() { grep -E -- "^level=[a-z]+ role=supervisor pid=$DAEMON_PID event=$1( |$)" "$LOG" || true; }
 

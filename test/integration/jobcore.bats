@@ -1,0 +1,216 @@
+#!/usr/bin/env bats
+# The job core (issue 10): nothing holds a worker through a pause, every job a
+# worker lets go of is handed on, failures of the system cost time and never a
+# job or a record, and a failed sync is never trusted.
+
+load helpers
+
+# with_faults SPEC: run the daemon under faultshim.so with FAULTSHIM=SPEC; the
+# rules apply once "arm" was called.
+with_faults() {
+	command -v cc >/dev/null || skip "no C compiler"
+	cc -shared -fPIC -O2 -o "$T/faultshim.so" "$IT_BIN/faultshim.c" -ldl ||
+	    fail "cannot build the fault shim"
+	mkdir -p "$T/faults"
+	local real=$INGESTD
+	cat >"$T/ingestd-faults" <<-EOF
+	#!/bin/sh
+	LD_PRELOAD='$T/faultshim.so' FAULTSHIM='$1' FAULTSHIM_DIR='$T/faults' \
+	ASAN_OPTIONS='${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0' exec '$real' "\$@"
+	EOF
+	chmod +x "$T/ingestd-faults"
+	INGESTD=$T/ingestd-faults
+}
+arm() { : >"$T/faults/armed"; }
+injected() { cat "$T"/faults/count.* 2>/dev/null | tr -d -- - | wc -c; }
+
+# A handler that exits 75 the first time it sees a packet named slow*, and
+# records every run.
+tempfail_handler() {
+	handler_script tempfail >/dev/null <<-'EOF'
+	echo "$INGEST_NAME $INGEST_ATTEMPT" >>"$T/out/ran"
+	case $INGEST_NAME in
+	slow*) [ "$INGEST_ATTEMPT" -gt 1 ] || exit 75 ;;
+	esac
+	exit 0
+	EOF
+	use_handler tempfail "$@"
+}
+
+status_json() { run "$INGESTD" status -d "$SPOOL" --json; [ "$status" -eq 0 ]; STATUS=$output; }
+deferred_is() { status_json && [ "$(jq -r '.deferred | length' <<<"$STATUS")" -eq "$1" ]; }
+
+@test "exit 75 defers the job: the only worker takes other packets meanwhile; status shows it and when it is due" {
+	write_conf workers=1
+	tempfail_handler "retries: 3" "backoff: 3s" "backoff_max: 3s"
+	start_daemon
+	drop slow.zip
+	wait_for deferred_is 1
+	[ "$(jq -r '.deferred[0].packet' <<<"$STATUS")" = slow.zip ] || fail "$STATUS"
+	[ "$(jq -r '.deferred[0].attempts' <<<"$STATUS")" -eq 1 ] || fail "$STATUS"
+	[ "$(jq -r '.deferred[0].due_in_s' <<<"$STATUS")" -le 3 ] || fail "$STATUS"
+	[ -n "$(ls "$SPOOL/defer")" ]
+	# While it waits, the one worker files another packet.
+	drop fast.zip
+	wait_until 2 filed fast.zip || fail "fast.zip waited behind slow.zip's pause"
+	! filed slow.zip
+	run "$INGESTD" status -d "$SPOOL"
+	[[ $output == *"deferred: 1, the first due in"* && $output == *slow.zip* ]] || fail "$output"
+	wait_for all_finished
+	assert_exactly_once
+	[ "$(journal_field slow.zip attempts)" -eq 2 ]
+	[ "$(grep -c '^slow.zip ' "$T/out/ran")" -eq 2 ]
+	stop_daemon
+}
+
+@test "HUP while a job waits for its retry: it runs when due, not at the next start" {
+	write_conf workers=2
+	tempfail_handler "retries: 3" "backoff: 2s" "backoff_max: 2s"
+	start_daemon
+	drop slow.zip
+	wait_for deferred_is 1
+	kill -HUP "$DAEMON_PID"
+	wait_for log_has "event=reload status=ok"
+	now_us
+	local t0=$NOW_US
+	wait_until 6 filed slow.zip || fail "slow.zip not filed 6 s after the HUP (backoff 2s)"
+	wait_for all_finished
+	assert_exactly_once
+	stop_daemon
+}
+
+@test "a job directory nobody holds appears in work/ while the daemon runs: the sweep hands it on within seconds" {
+	write_conf workers=1
+	start_daemon
+	local id
+	id=$(printf '%016x' "$(( $(date +%s%N) ))")
+	mkdir -p "$SPOOL/work/$id/pkt"
+	make_packet "$SPOOL/work/$id/pkt" orphan.zip
+	echo orphan.zip >>"$T/dropped"
+	wait_until 4 filed orphan.zip || fail "work/$id was not taken over within 4 s"
+	wait_for all_finished
+	assert_exactly_once
+	[ "$(journal_field orphan.zip job)" = "$id" ]
+	log_has "event=offer job=$id crashes=0"
+	stop_daemon
+}
+
+@test "a journal append cut short by a full disk leaves no fragment that counts: the job's one whole line comes later" {
+	with_faults "write:journal:short:1"
+	write_conf workers=1
+	start_daemon
+	arm
+	drop torn.zip
+	wait_for all_finished
+	[ "$(injected)" -eq 1 ] || fail "the shim did not cut the append"
+	assert_exactly_once
+	# The fragment is blank where it lay; the next line begins after the spaces.
+	grep -q '^ *ts=.* job=.* name=torn.zip outcome=done .* filed=done/torn.zip$' "$SPOOL/journal" ||
+	    fail "journal: $(cat -A "$SPOOL/journal")"
+	[ "$(grep -c 'torn.zip' "$SPOOL/journal")" -eq 1 ] || fail "journal: $(cat -A "$SPOOL/journal")"
+	log_has "event=deferred job=[0-9a-f]+ name=torn.zip .*why=journal"
+	stop_daemon
+}
+
+@test "ENOSPC while its records move: the job waits and is filed later with every record, none lost" {
+	with_faults "renameat2:log:ENOSPC:2,renameat2:manifest.json:ENOSPC:1"
+	write_conf workers=1
+	handler_script talk >/dev/null <<-'EOF'
+	echo "the handler's output for $INGEST_NAME"
+	EOF
+	use_handler talk "backoff: 200ms" "backoff_max: 400ms"
+	start_daemon
+	arm
+	drop rec.zip
+	wait_for all_finished
+	[ "$(injected)" -eq 3 ] || fail "injected $(injected) faults, expected 3"
+	assert_exactly_once
+	grep -q "the handler's output for rec.zip" "$SPOOL/done/rec.zip.log" || fail "no .log"
+	[ -s "$SPOOL/done/rec.zip.json" ] || fail "no .json"
+	log_has "event=file_retry job=[0-9a-f]+ name=rec.zip step=rename"
+	stop_daemon
+}
+
+@test "a failed fdatasync of the journal is not trusted: the batch waits, the line is written again, synced, then filed" {
+	with_faults "fdatasync:journal:EIO:1"
+	write_conf workers=1
+	cat >>"$CONF" <<-EOF
+	handler:
+	  backoff: 200ms
+	  backoff_max: 400ms
+	EOF
+	start_daemon
+	arm
+	drop eio.zip
+	wait_for all_finished
+	[ "$(injected)" -eq 1 ]
+	assert_exactly_once
+	log_has "event=journal_sync jobs=1"
+	log_has "event=file_retry job=[0-9a-f]+ name=eio.zip step=journal_sync"
+	log_has "event=journal_rewrite job=[0-9a-f]+ why="
+	# counted done only after a sync that worked
+	[ "$(log_count 'event=done job=[0-9a-f]+ name=eio.zip')" -eq 1 ]
+	local a b
+	a=$(grep -n 'event=file_retry .*eio.zip' "$LOG" | head -1 | cut -d: -f1)
+	b=$(grep -n 'event=done .*eio.zip' "$LOG" | head -1 | cut -d: -f1)
+	[ "$a" -lt "$b" ]
+	stop_daemon
+}
+
+@test "a packet whose name holds a newline, a tab and quotes is filed whole, also when its filing is resumed" {
+	local n=$'new\nline\t"q".zip'
+	# The packet's rename into done/ (not its claim) fails once: the job waits,
+	# committed, and is resumed from its line.
+	with_faults "renameat2:$n:ENOSPC:1:1"
+	write_conf workers=1
+	cat >>"$CONF" <<-EOF
+	handler:
+	  backoff: 200ms
+	  backoff_max: 400ms
+	EOF
+	start_daemon
+	arm
+	make_packet "$T/src" x.zip
+	cp "$T/src/x.zip" "$SPOOL/inbox/.tmp"
+	mv "$SPOOL/inbox/.tmp" "$SPOOL/inbox/$n"
+	wait_for journal_has 1
+	[ "$(injected)" -eq 1 ] || fail "the rename did not fail"
+	[ -e "$SPOOL/done/$n" ] || fail "done/: $(ls -b "$SPOOL/done")"
+	cmp "$T/src/x.zip" "$SPOOL/done/$n"
+	[ -e "$SPOOL/done/$n.json" ]
+	grep -qF 'name="new\nline\x09\"q\".zip"' "$SPOOL/journal" || fail "$(cat "$SPOOL/journal")"
+	[ "$(wc -l <"$SPOOL/journal")" -eq 1 ]
+	log_has "event=recover job=[0-9a-f]+ name=.* state=COMMITTED"
+	stop_daemon
+}
+
+@test "a worker killed while its handler runs: the job runs again only once the old handler's leftovers are dead" {
+	write_conf workers=2
+	handler_script leaves >/dev/null <<-'EOF'
+	if [ "$INGEST_ATTEMPT" -eq 1 ]; then
+		setsid sh -c 'while :; do sleep 0.01; done' </dev/null >/dev/null 2>&1 &
+		echo $! >"$T/out/left.tmp"
+		echo $PPID >"$T/out/worker"
+		mv "$T/out/left.tmp" "$T/out/left"
+		exec sleep 1000
+	fi
+	# The second run: is the first one's leftover still alive?
+	if kill -0 "$(cat "$T/out/left")" 2>/dev/null; then echo overlap >>"$T/out/overlap"; fi
+	echo "run $INGEST_ATTEMPT" >>"$T/out/ran"
+	EOF
+	use_handler leaves "timeout: 1h"
+	start_daemon
+	drop o.zip
+	wait_for test -e "$T/out/left"
+	local victim left
+	left=$(cat "$T/out/left")
+	victim=$(cat "$T/out/worker")
+	[[ " $(worker_pids | tr '\n' ' ') " == *" $victim "* ]] || fail "$victim is not a worker"
+	kill -KILL "$victim"
+	wait_for all_finished
+	assert_exactly_once
+	[ ! -e "$T/out/overlap" ] || fail "the second run started while the first one's child lived"
+	! alive "$left" || fail "the leftover $left lives on"
+	[ "$(journal_field o.zip attempts)" -eq 2 ]
+	stop_daemon
+}
