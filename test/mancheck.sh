@@ -95,5 +95,37 @@ else
 	echo "mancheck: $bin not built, examples in $man not checked"
 fi
 
+# The state table of a job directory (src/job.h, JOB_STATES) is ingestd(8)'s
+# CRASH SAFETY table, row for row, word for word.
+if ! out=$(python3 - src/job.h man/ingestd.8 <<-'PY'
+	import re, sys
+	src = open(sys.argv[1]).read()
+	body = src[src.index("#define JOB_STATES(X)"):]
+	body = body[:body.index("\n\n")].replace("\\\n", " ")
+	rows = re.findall(r'X\(\s*(\w+),\s*((?:"[^"]*"\s*)+),\s*((?:"[^"]*"\s*)+),\s*((?:"[^"]*"\s*)+)\)',
+	                  body)
+	def text(lit):
+	    return "".join(re.findall(r'"([^"]*)"', lit))
+	man = open(sys.argv[2]).read()
+	sec = man[man.index(".Sh CRASH SAFETY"):]
+	sec = sec[:sec.index("\n.Sh ", 1)]
+	table = re.findall(r"^\.It (.*) Ta (.*) Ta (.*)$", sec, re.M)
+	table = [t for t in table if not t[0].startswith("Sy ")]
+	want = [(text(d), text(m), text(a)) for _, d, m, a in rows]
+	if len(want) < 5:
+	    sys.exit("found %d rows in JOB_STATES: is its layout still X(name, \"...\", ...)?" % len(want))
+	if want != table:
+	    for w in want:
+	        if w not in table:
+	            print("in src/job.h, not in ingestd(8) CRASH SAFETY:", " | ".join(w))
+	    for t in table:
+	        if t not in want:
+	            print("in ingestd(8) CRASH SAFETY, not in src/job.h:", " | ".join(t))
+	    sys.exit(1)
+	PY
+); then
+	problem "the job state table and ingestd(8) CRASH SAFETY differ: $out"
+fi
+
 [ "$status" -eq 0 ] && echo "mancheck: $nkeys keys documented in $man and set in $etc"
 exit "$status"
