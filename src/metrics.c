@@ -96,12 +96,22 @@ metrics_print(FILE *fp, const struct scoreboard *sb, long inbox_backlog, long qu
 	    "# HELP ingestd_inotify_overflows_total Inotify queue overflows (each led to a rescan).\n"
 	    "# TYPE ingestd_inotify_overflows_total counter\n"
 	    "ingestd_inotify_overflows_total %llu\n"
+	    "# HELP ingestd_jobs_deferred Jobs waiting in defer/ for a retry.\n"
+	    "# TYPE ingestd_jobs_deferred gauge\n"
+	    "ingestd_jobs_deferred %llu\n"
+	    "# HELP ingestd_packets_stuck Packets in the inbox that cannot be claimed now.\n"
+	    "# TYPE ingestd_packets_stuck gauge\n"
+	    "ingestd_packets_stuck %u\n"
+	    "# HELP ingestd_hints_missed_total Job hints the full queue had no room for (offered again).\n"
+	    "# TYPE ingestd_hints_missed_total counter\n"
+	    "ingestd_hints_missed_total %llu\n"
 	    "# HELP ingestd_start_time_seconds When the daemon started, in Unix time.\n"
 	    "# TYPE ingestd_start_time_seconds gauge\n"
 	    "ingestd_start_time_seconds %.3f\n",
 	    inbox_backlog, queue_depth, (long long)h->queue_max, workers, busy,
 	    (unsigned long long)h->restarts, (unsigned long long)h->overflows,
-	    (double)h->started_ms / 1000.0);
+	    (unsigned long long)h->deferred, sb_stuck_count(sb) + (h->stuck_overflow ? 1 : 0),
+	    (unsigned long long)h->hints_missed, (double)h->started_ms / 1000.0);
 }
 
 int

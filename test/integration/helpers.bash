@@ -472,6 +472,16 @@ log_has() { local n; n=$(grep -cE -- "$1" "$LOG" 2>/dev/null); [ "${n:-0}" -ge "
 # log_count ERE: lines of the daemon log matching ERE.
 log_count() { local n; n=$(grep -cE -- "$1" "$LOG" 2>/dev/null); echo "${n:-0}"; }
 
+# metric FILE SERIES: the value of one series in a metrics file, checked by the
+# strict parser first (the test fails on a malformed file).
+metric() {
+	local out
+	out=$("$PY" "$IT_BIN/sup-promparse" "$1") || return 1
+	printf '%s\n' "$out" | awk -v s="$2" '$1 == s { print $2; found = 1 } END { exit !found }'
+}
+
+metric_is() { [ "$(metric "$1" "$2" 2>/dev/null)" = "$3" ]; }
+
 # no_jobs: no job left in work/ (a worker keeps empty, locked directories
 # there, its spares) and none waiting in defer/.
 no_jobs() {

@@ -42,10 +42,16 @@ deferred_is() { status_json && [ "$(jq -r '.deferred | length' <<<"$STATUS")" -e
 
 @test "exit 75 defers the job: the only worker takes other packets meanwhile; status shows it and when it is due" {
 	write_conf workers=1
+	cat >>"$CONF" <<-EOF
+	metrics_file: $T/metrics.prom
+	metrics_interval: 1s
+	EOF
 	tempfail_handler "retries: 3" "backoff: 3s" "backoff_max: 3s"
 	start_daemon
 	drop slow.zip
 	wait_for deferred_is 1
+	wait_until 5 metric_is "$T/metrics.prom" ingestd_jobs_deferred 1 ||
+	    fail "metrics: $(grep deferred "$T/metrics.prom")"
 	[ "$(jq -r '.deferred[0].packet' <<<"$STATUS")" = slow.zip ] || fail "$STATUS"
 	[ "$(jq -r '.deferred[0].attempts' <<<"$STATUS")" -eq 1 ] || fail "$STATUS"
 	[ "$(jq -r '.deferred[0].due_in_s' <<<"$STATUS")" -le 3 ] || fail "$STATUS"

@@ -273,6 +273,8 @@ handler_said() { grep -h '^id ' "$SPOOL/done/$1.log"; }
 	priv_conf "$SPOOL" 1
 	conf_add <<-EOF
 	user: nobody
+	metrics_file: $P/home/metrics.prom
+	metrics_interval: 1s
 	EOF
 	start_daemon
 	# root's 0755 folder: moving a folder to another parent writes its "..", which
@@ -291,6 +293,8 @@ handler_said() { grep -h '^id ' "$SPOOL/done/$1.log"; }
 	run "$INGESTD" status -d "$SPOOL"
 	[[ $output == *"stuck: 1"* && $output == *locked* ]] || fail "$output"
 	[ "$(log_count 'event=stuck name=locked ')" -eq 1 ] || fail "$(grep event=stuck "$LOG")"
+	wait_until 5 metric_is "$P/home/metrics.prom" ingestd_packets_stuck 1 ||
+	    fail "metrics: $(grep stuck "$P/home/metrics.prom")"
 	# Mended by hand: the next offer (here a rescan) claims it.
 	chown -R nobody "$SPOOL/inbox/locked"
 	touch "$SPOOL/inbox/.ingestd-rescan"

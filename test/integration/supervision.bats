@@ -48,15 +48,6 @@ proc_cpu_ticks() {
 	echo $((${12} + ${13}))
 }
 
-# metric FILE SERIES: the value of one series in a metrics file, checked by the
-# strict parser first (the test fails on a malformed file).
-metric() {
-	local out
-	out=$("$PY" "$IT_BIN/sup-promparse" "$1") || return 1
-	printf '%s\n' "$out" | awk -v s="$2" '$1 == s { print $2; found = 1 } END { exit !found }'
-}
-
-metric_is() { [ "$(metric "$1" "$2" 2>/dev/null)" = "$3" ]; }
 
 mtime_ns() { "$PY" -c 'import os,sys; print(os.stat(sys.argv[1]).st_mtime_ns)' "$1" 2>/dev/null; }
 changed_since() { [ -e "$1" ] && [ "$(mtime_ns "$1")" != "$2" ]; }
