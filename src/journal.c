@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "journal.h"
+#include "logfmt.h"
 
 #define CHUNK 65536
 
@@ -193,9 +194,17 @@ journal_line_ms(const char *line, size_t len)
 static int
 is_line_of(const char *p, size_t len, const char *needle, size_t nlen)
 {
-	return len > 28 + nlen && p[len - 1] == '\n' && journal_line_ms(p, len) >= 0 &&
-	    memcmp(p + 27, needle, nlen) == 0 && memmem(p, len, " outcome=", 9) != NULL &&
-	    memmem(p, len, " filed=", 7) != NULL;
+	char filed[JOURNAL_LINE_MAX];
+
+	if (len <= 28 + nlen || p[len - 1] != '\n' || journal_line_ms(p, len) < 0 ||
+	    memcmp(p + 27, needle, nlen) != 0 || memmem(p, len, " outcome=", 9) == NULL)
+		return 0;
+	/*
+	 * Whole, as the daemon writes it: a fragment glued to the next line (a
+	 * torn append whose blanking failed) has a key twice, or a bad byte.
+	 */
+	return logfmt_get(p, len, LOGFMT_JOURNAL_REST, "filed", filed, sizeof(filed)) >= 0 &&
+	    logfmt_get(p, len, LOGFMT_JOURNAL_REST, "outcome", filed, sizeof(filed)) >= 0;
 }
 
 /* The line at hint, if it is id's. 1 found, 0 not. */
