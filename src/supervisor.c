@@ -201,6 +201,26 @@ child_died(void *arg, const struct child *k, int slot, int crashed)
 		requeue_name(sp, name, name[0] ? "requeue_failed" : "worker_died_receiving");
 }
 
+/*
+ * Start workers of the current generation up to the target, less the old
+ * ones still finishing a job (after a reload, or retiring): never more
+ * running jobs than `workers` says, and the new ones take the slots as the
+ * old ones leave.
+ */
+static void
+fill_workers(struct sup *sp)
+{
+	unsigned cur = children_count(&sp->ch, ROLE_WORKER, 1, 0);
+	unsigned alive = children_count(&sp->ch, ROLE_WORKER, 0, 1);
+	unsigned cur_alive = children_count(&sp->ch, ROLE_WORKER, 1, 1);
+	unsigned old = alive - cur_alive;
+
+	while (cur + old < sp->target && cur < sp->target) {
+		children_add(&sp->ch, ROLE_WORKER, 0);
+		cur++;
+	}
+}
+
 static void
 set_target(struct sup *sp, unsigned target, const char *why)
 {
@@ -208,14 +228,11 @@ set_target(struct sup *sp, unsigned target, const char *why)
 
 	sp->target = target;
 	sp->sb->hdr.workers_target = target;
-	while (have < target) {
-		children_add(&sp->ch, ROLE_WORKER, 0);
-		have++;
-	}
 	while (have > target) {
 		children_retire_one(&sp->ch);
 		have--;
 	}
+	fill_workers(sp);
 	log_info("event=workers target=%u why=%s", target, why);
 }
 
@@ -482,7 +499,8 @@ on_signals(struct sup *sp, int *rc)
 static void
 on_children(struct sup *sp)
 {
-	(void)children_reap(&sp->ch, 0);
+	if (children_reap(&sp->ch, 0) > 0)
+		fill_workers(sp);	/* an old worker left: a new one takes its place */
 	if (sp->orphans) {
 		/* A dead worker's handler children came to us: they die before its job moves on. */
 		pid_t keep[SB_SLOTS];
