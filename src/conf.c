@@ -33,6 +33,8 @@ conf_defaults(struct conf *c)
 	c->shutdown_grace_ms = 5 * SEC;
 	c->fsync = 1;
 	c->metrics_interval_ms = 5 * SEC;
+	c->journal_max = 64 * MiB;
+	c->journal_keep = 10;
 	c->handler.timeout_ms = HOUR;
 	c->handler.retries = 3;
 	c->handler.backoff_ms = 10 * SEC;
@@ -185,6 +187,14 @@ conf_validate(const struct conf *c, char *err, size_t errlen)
 		snprintf(err, errlen, "%shandler.backoff_max: %s is less than handler.backoff (%s)",
 		    at, units_fmt_duration(a, sizeof(a), c->handler.backoff_max_ms),
 		    units_fmt_duration(b, sizeof(b), c->handler.backoff_ms));
+		errno = EINVAL;
+		return -1;
+	}
+	if (c->journal_max != 0 && c->journal_max < JOURNAL_MAX_MIN) {
+		where(c, (size_t)conf_key_index("journal_max"), at, sizeof(at));
+		snprintf(err, errlen, "%sjournal_max: %s is below %s (0 turns rotation off)", at,
+		    units_fmt_size(a, sizeof(a), c->journal_max),
+		    units_fmt_size(b, sizeof(b), JOURNAL_MAX_MIN));
 		errno = EINVAL;
 		return -1;
 	}

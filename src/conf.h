@@ -10,6 +10,9 @@
 
 #define CONF_DEFAULT_PATH "/etc/ingestd/ingestd.yml"
 
+/* The smallest journal_max: a journal that rotates every few lines helps nobody. */
+#define JOURNAL_MAX_MIN (64 * 1024)
+
 /* Room for the line numbers of this many keys (conf_keys.c asserts its table fits). */
 #define CONF_MAX_KEYS 128
 
@@ -100,6 +103,8 @@ struct conf {
 	unsigned    max_jobs_per_worker;	/* 0: no limit */
 	char       *metrics_file;		/* NULL: none */
 	uint64_t    metrics_interval_ms;
+	uint64_t    journal_max;		/* rotate the journal at this size; 0: never */
+	unsigned    journal_keep;		/* rotated journals kept */
 	struct conf_handler handler;
 	struct conf_packet  packet;
 	struct conf_fetch   fetch;

@@ -64,6 +64,8 @@ const struct key conf_keys[] = {
 	KEY("max_jobs_per_worker",   K_UINT, max_jobs_per_worker, RANGE(0, UINT32_MAX)),
 	KEY("metrics_file",          K_STR,  metrics_file, .flags = KF_NULL, .check = check_spool),
 	KEY("metrics_interval",      K_DUR,  metrics_interval_ms, RANGE(SEC, HOUR)),
+	KEY("journal_max",           K_SIZE, journal_max, RANGE(0, TiB)),
+	KEY("journal_keep",          K_UINT, journal_keep, RANGE(1, 1000)),
 	SECTION("handler"),
 	KEY("handler.command",       K_LIST, handler.command, .check = check_command),
 	KEY("handler.timeout",       K_DUR,  handler.timeout_ms, RANGE(0, DUR_MAX)),

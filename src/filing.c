@@ -35,7 +35,7 @@ filing_init(struct filer *f, const struct conf *c, const struct spool *s,
 	f->v = calloc(FILING_BATCH, sizeof(*f->v));
 	if (f->v == NULL)
 		return -1;
-	if (journal_open(&f->jl, s->dirfd) == -1) {
+	if (journal_open(&f->jl, s->dirfd, sb != NULL ? &sb->hdr.journal_gen : NULL) == -1) {
 		free(f->v);
 		f->v = NULL;
 		return -1;
@@ -111,8 +111,10 @@ filing_defer(struct filer *f, struct job *j, unsigned n, const char *why)
 	uint64_t pause = filing_backoff_ms(f->c, n);
 
 	/* So that its line is found at once later, or known to come after this. */
-	if (j->line_at < 0)
+	if (j->line_at < 0) {
 		j->journal_from = (long long)journal_size(&f->jl);
+		j->journal_ino = journal_ino(&f->jl);
+	}
 
 	if (job_defer(f->s, j, clock_real_ms() + (long long)pause) == -1) {
 		log_warn("event=defer job=%s name=%s", j->id, LQ(j->name));
@@ -246,6 +248,7 @@ static enum filing_rc
 append(struct filer *f, struct staged *e)
 {
 	if (journal_append(&f->jl, e->line, e->linelen, &e->at) == 0) {
+		e->ino = journal_ino(&f->jl);
 		admit(f);
 		return FILING_STAGED;
 	}
@@ -442,6 +445,7 @@ postpone(struct filer *f, struct staged *e, const char *why)
 {
 	log_warn("event=file_retry job=%s name=%s step=%s", e->j.id, LQ(e->name), why);
 	e->j.line_at = (long long)e->at;
+	e->j.journal_ino = e->ino;
 	(void)filing_defer(f, &e->j, ++e->j.ftries, why);
 	e->j.fd = -1;
 }
@@ -516,6 +520,9 @@ filing_commit(struct filer *f)
 		finish(f, e);
 	}
 	f->n = 0;
+	if (f->c->journal_max && (uint64_t)upto >= f->c->journal_max &&
+	    journal_rotate(&f->jl, f->c->journal_max, f->c->journal_keep, f->s->fsync) == 1)
+		log_info("event=journal_rotated keep=%u", f->c->journal_keep);
 }
 
 /* --- recover ----------------------------------------------------------------- */
@@ -589,6 +596,7 @@ restage(struct filer *f, struct job *j, enum job_state st, const char *line, off
 	j->fd = j->pktfd = -1;
 	e->recovered = 1;
 	e->at = at;
+	e->ino = j->journal_ino;
 	if (from_line(f, e, line, name, sizeof(name)) == -1) {
 		log_warnx("event=recover job=%s error=\"unreadable journal line\"", e->j.id);
 		if (job_set_aside(f->s, &e->j) == -1)
@@ -655,8 +663,8 @@ filing_recover(struct filer *f, struct job *j)
 		since = j->pkt_mtime_ms > FIND_SLACK_MS ? j->pkt_mtime_ms - FIND_SLACK_MS : 0;
 		if (j->journal_from >= 0)
 			since = 0;
-		found = journal_find(f->s->dirfd, j->id, (off_t)j->line_at, (off_t)j->journal_from,
-		    since, line, sizeof(line), &at);
+		found = journal_find(f->s->dirfd, j->id, j->journal_ino, (off_t)j->line_at,
+		    (off_t)j->journal_from, since, line, sizeof(line), &at);
 		if (found == -1) {
 			log_warn("event=recover job=%s step=journal", j->id);
 			filing_let_go(f, j);

@@ -54,6 +54,7 @@ struct staged {
 	char       line[JOURNAL_LINE_MAX];
 	size_t     linelen;
 	off_t      at;		/* where the line starts in the journal */
+	unsigned long long ino;	/* ... in the journal file of this inode */
 	uint64_t   dur_ms;
 };
 

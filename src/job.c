@@ -17,7 +17,7 @@
  * (another job's: the id tells) or torn (no newline at its end), and the
  * defaults then apply, which only makes a count start again.
  */
-#define STATE_SIZE 192
+#define STATE_SIZE 224
 
 int
 job_is_id(const char *s)
@@ -63,6 +63,7 @@ job_init(struct job *j)
 	j->fd = j->pktfd = -1;
 	j->wait_ms = -1;
 	j->line_at = j->journal_from = -1;
+	j->journal_ino = 0;
 }
 
 const char *
@@ -186,6 +187,7 @@ job_claim(const struct spool *s, struct job *j, const char *name)
 	j->interrupted = j->unsynced = j->has_log = j->has_manifest = j->has_verdict = 0;
 	j->wait_ms = -1;
 	j->line_at = j->journal_from = -1;
+	j->journal_ino = 0;
 	/*
 	 * rename(2) sets ctime, so the ctime seen just before our claim is when
 	 * the packet was renamed into the inbox: the time it waited for us.
@@ -205,14 +207,15 @@ job_state_parse(const char *buf, size_t len, const char *id, struct job *j)
 	unsigned attempts, ftries;
 	int interrupted, unsynced, n = 0;
 	long long line_at, from;
+	unsigned long long ino;
 	char rid[JOB_ID_LEN + 1];
 
 	/* Whole, or nothing: a torn record has no newline at the end. */
 	if (len != STATE_SIZE || buf[len - 1] != '\n' || memchr(buf, '\0', len) != NULL)
 		return -1;
 	if (sscanf(buf, "v1 job=%16[0-9a-f] attempts=%u ftries=%u interrupted=%d unsynced=%d "
-	    "line_at=%lld from=%lld%n", rid, &attempts, &ftries, &interrupted, &unsynced, &line_at,
-	    &from, &n) != 7 || n == 0 || strcmp(rid, id) != 0 || attempts > 1000000 ||
+	    "line_at=%lld from=%lld jino=%llu%n", rid, &attempts, &ftries, &interrupted, &unsynced,
+	    &line_at, &from, &ino, &n) != 8 || n == 0 || strcmp(rid, id) != 0 || attempts > 1000000 ||
 	    ftries > 1000000 || (interrupted != 0 && interrupted != 1) ||
 	    (unsynced != 0 && unsynced != 1) || line_at < -1 || from < -1)
 		return -1;
@@ -222,6 +225,7 @@ job_state_parse(const char *buf, size_t len, const char *id, struct job *j)
 	j->unsynced = unsynced;
 	j->line_at = line_at;
 	j->journal_from = from;
+	j->journal_ino = ino;
 	return 0;
 }
 
@@ -248,8 +252,8 @@ job_save_state(const struct job *j)
 	int fd, n, e;
 
 	n = snprintf(buf, sizeof(buf), "v1 job=%s attempts=%u ftries=%u interrupted=%d unsynced=%d "
-	    "line_at=%lld from=%lld", j->id, j->attempts, j->ftries, j->interrupted, j->unsynced,
-	    j->line_at, j->journal_from);
+	    "line_at=%lld from=%lld jino=%llu", j->id, j->attempts, j->ftries, j->interrupted,
+	    j->unsynced, j->line_at, j->journal_from, j->journal_ino);
 	if (n < 0 || n >= STATE_SIZE) {
 		errno = EOVERFLOW;
 		return -1;

@@ -90,6 +90,7 @@ struct job {
 	long long line_at;
 	/* The journal's size when it was deferred uncommitted: its line can only come later; -1. */
 	long long journal_from;
+	unsigned long long journal_ino;	/* the journal file line_at and journal_from are in; 0 */
 };
 
 /* "open", "committed", ...: a state's name for logs. */

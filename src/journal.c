@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,10 +14,12 @@
 #define CHUNK 65536
 
 int
-journal_open(struct journal *jl, int spooldirfd)
+journal_open(struct journal *jl, int spooldirfd, uint64_t *gen)
 {
 	jl->dirfd = spooldirfd;
 	jl->rw = -1;
+	jl->gen = gen;
+	jl->mygen = gen != NULL ? __atomic_load_n(gen, __ATOMIC_ACQUIRE) : 0;
 	jl->fd = openat(spooldirfd, JOURNAL_FILE,
 	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	return jl->fd == -1 ? -1 : 0;
@@ -61,6 +64,57 @@ blank(struct journal *jl, off_t off, size_t n)
 	return 0;
 }
 
+/* The journal was rotated since jl opened it: open the new one. */
+static int
+reopen(struct journal *jl)
+{
+	int fd = openat(jl->dirfd, JOURNAL_FILE,
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+
+	if (fd == -1)
+		return -1;
+	close(jl->fd);
+	jl->fd = fd;
+	if (jl->rw >= 0) {
+		close(jl->rw);
+		jl->rw = -1;
+	}
+	return 0;
+}
+
+/*
+ * Hold the current journal shared for one append: a rotation (exclusive)
+ * waits for it, and an append that finds the journal rotated moves on to
+ * the new one first. Without rotation, nothing to do.
+ */
+static int
+hold(struct journal *jl)
+{
+	if (jl->gen == NULL)
+		return 0;
+	for (;;) {
+		uint64_t g = __atomic_load_n(jl->gen, __ATOMIC_ACQUIRE);
+
+		if (g != jl->mygen) {
+			if (reopen(jl) == -1)
+				return -1;
+			jl->mygen = g;
+		}
+		if (flock(jl->fd, LOCK_SH) == -1)
+			return -1;
+		if (__atomic_load_n(jl->gen, __ATOMIC_ACQUIRE) == jl->mygen)
+			return 0;
+		(void)flock(jl->fd, LOCK_UN);	/* rotated while we waited */
+	}
+}
+
+static void
+unhold(struct journal *jl)
+{
+	if (jl->gen != NULL)
+		(void)flock(jl->fd, LOCK_UN);
+}
+
 int
 journal_append(struct journal *jl, const char *line, size_t len, off_t *at)
 {
@@ -68,9 +122,14 @@ journal_append(struct journal *jl, const char *line, size_t len, off_t *at)
 	off_t end;
 	int e;
 
+	if (hold(jl) == -1)
+		return -1;
 	do
 		n = write(jl->fd, line, len);
 	while (n == -1 && errno == EINTR);
+	e = errno;
+	unhold(jl);
+	errno = e;
 	if (n == -1)
 		return -1;
 	/* O_APPEND leaves the offset at the end of what this write put there. */
@@ -225,30 +284,23 @@ line_at(int fd, off_t hint, const char *needle, size_t nlen, char *line, size_t 
 	return 1;
 }
 
-int
-journal_find(int spooldirfd, const char *id, off_t hint, off_t from, long long since_ms,
-    char *line, size_t linelen, off_t *off)
+/*
+ * Search the journal open on fd back from its end. 1 found, 0 not in this
+ * file (*stop set when a bound was reached: nothing older can be the
+ * job's), -1 error.
+ */
+static int
+find_in(int fd, const char *needle, size_t nlen, off_t from, long long since_ms, char *line,
+    size_t linelen, off_t *off, int *stop)
 {
-	char needle[40], *buf;
-	size_t nlen, tail = 0;
+	size_t tail = 0;
 	struct stat st;
+	char *buf;
 	off_t pos;
-	int fd, rc = 0;
+	int rc = 0;
 
-	nlen = (size_t)snprintf(needle, sizeof(needle), " job=%s ", id);
-	fd = openat(spooldirfd, JOURNAL_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd == -1)
-		return errno == ENOENT ? 0 : -1;
-	if (hint >= 0 && line_at(fd, hint, needle, nlen, line, linelen)) {
-		if (off != NULL)
-			*off = hint;
-		close(fd);
-		return 1;
-	}
-	if (fstat(fd, &st) == -1 || (buf = malloc(CHUNK + JOURNAL_LINE_MAX + 1)) == NULL) {
-		close(fd);
+	if (fstat(fd, &st) == -1 || (buf = malloc(CHUNK + JOURNAL_LINE_MAX + 1)) == NULL)
 		return -1;
-	}
 	if (from < 0)
 		from = 0;
 	/*
@@ -291,7 +343,8 @@ journal_find(int spooldirfd, const char *id, off_t hint, off_t from, long long s
 				q++;	/* what is left of a torn append */
 			ms = journal_line_ms(q, (size_t)(p - q));
 			if (pos + (ls - buf) < from || (ms >= 0 && since_ms > 0 && ms < since_ms)) {
-				pos = 0;	/* older than the job: stop */
+				*stop = 1;	/* older than the job */
+				pos = 0;
 				break;
 			}
 			if (is_line_of(q, (size_t)(p - q), needle, nlen)) {
@@ -316,6 +369,112 @@ journal_find(int spooldirfd, const char *id, off_t hint, off_t from, long long s
 			tail = 0;	/* not a line of ours: drop it */
 	}
 	free(buf);
+	return rc;
+}
+
+int
+journal_find(int spooldirfd, const char *id, unsigned long long ino, off_t hint, off_t from,
+    long long since_ms, char *line, size_t linelen, off_t *off)
+{
+	char needle[40], name[32];
+	struct stat st;
+	unsigned k;
+	size_t nlen;
+	int fd, rc, stop = 0, same;
+
+	nlen = (size_t)snprintf(needle, sizeof(needle), " job=%s ", id);
+	/* The journal, then the rotated ones, newest first. */
+	for (k = 0; k <= JOURNAL_KEEP_MAX; k++) {
+		if (k == 0)
+			snprintf(name, sizeof(name), "%s", JOURNAL_FILE);
+		else
+			snprintf(name, sizeof(name), "%s.%u", JOURNAL_FILE, k);
+		fd = openat(spooldirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd == -1) {
+			if (errno != ENOENT)
+				return -1;
+			if (k == 0)
+				continue;	/* rotated this very moment, or none yet */
+			return 0;
+		}
+		/* hint and from are offsets in the file the job saw: that inode's. */
+		same = ino != 0 && fstat(fd, &st) == 0 && (unsigned long long)st.st_ino == ino;
+		if (same && hint >= 0 && line_at(fd, hint, needle, nlen, line, linelen)) {
+			if (off != NULL)
+				*off = hint;
+			close(fd);
+			return 1;
+		}
+		rc = find_in(fd, needle, nlen, same ? from : 0, since_ms, line, linelen, off, &stop);
+		close(fd);
+		if (rc != 0)
+			return rc;
+		if (stop || (same && from >= 0))
+			return 0;
+	}
+	return 0;
+}
+
+unsigned long long
+journal_ino(const struct journal *jl)
+{
+	struct stat st;
+
+	return fstat(jl->fd, &st) == 0 ? (unsigned long long)st.st_ino : 0;
+}
+
+int
+journal_rotate(struct journal *jl, uint64_t max, unsigned keep, int sync)
+{
+	char from[32], to[32];
+	struct stat st, cur;
+	unsigned k;
+	int fd, rc = 0;
+
+	if (max == 0 || keep == 0)
+		return 0;
+	fd = openat(jl->dirfd, JOURNAL_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1)
+		return errno == ENOENT ? 0 : -1;
+	/* Every append holds a shared lock while it writes: after this, none is half done. */
+	if (flock(fd, LOCK_EX) == -1) {
+		close(fd);
+		return -1;
+	}
+	/* Another worker may have rotated it already: then this is the old one. */
+	if (fstat(fd, &st) == -1 || fstatat(jl->dirfd, JOURNAL_FILE, &cur, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    st.st_ino != cur.st_ino || (uint64_t)st.st_size < max)
+		goto out;
+	/* What goes to journal.1 is final and durable: a reader may treat it so. */
+	if (sync && fdatasync(fd) == -1) {
+		rc = -1;
+		goto out;
+	}
+	snprintf(to, sizeof(to), "%s.%u", JOURNAL_FILE, keep);
+	if (unlinkat(jl->dirfd, to, 0) == -1 && errno != ENOENT) {
+		rc = -1;
+		goto out;
+	}
+	for (k = keep; k > 1; k--) {
+		snprintf(from, sizeof(from), "%s.%u", JOURNAL_FILE, k - 1);
+		snprintf(to, sizeof(to), "%s.%u", JOURNAL_FILE, k);
+		if (renameat(jl->dirfd, from, jl->dirfd, to) == -1 && errno != ENOENT) {
+			rc = -1;
+			goto out;
+		}
+	}
+	snprintf(to, sizeof(to), "%s.1", JOURNAL_FILE);
+	if (renameat(jl->dirfd, JOURNAL_FILE, jl->dirfd, to) == -1) {
+		rc = -1;
+		goto out;
+	}
+	if (jl->gen != NULL)
+		__atomic_add_fetch(jl->gen, 1, __ATOMIC_RELEASE);
+	rc = 1;
+	if (sync)
+		(void)fsync(jl->dirfd);
+out:
+	(void)flock(fd, LOCK_UN);
 	close(fd);
 	return rc;
 }

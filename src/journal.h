@@ -12,19 +12,41 @@
 #define INGESTD_JOURNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define JOURNAL_FILE "journal"
 #define JOURNAL_LINE_MAX 4096
 
+/* journal_keep at most: the rotated journals are journal.1 ... journal.N. */
+#define JOURNAL_KEEP_MAX 1000
+
 struct journal {
-	int dirfd;	/* the spool, not owned */
-	int fd;		/* O_APPEND */
-	int rw;		/* O_RDWR, for blanking and rewriting; -1 until needed */
+	int       dirfd;	/* the spool, not owned */
+	int       fd;		/* O_APPEND */
+	int       rw;		/* O_RDWR, for blanking and rewriting; -1 until needed */
+	uint64_t *gen;		/* shared: bumped by each rotation; NULL: none happen */
+	uint64_t  mygen;	/* the rotation fd belongs to */
 };
 
-/* Open SPOOL/journal for appending (0640, close-on-exec). 0 or -1 with errno. */
-int   journal_open(struct journal *jl, int spooldirfd);
+/*
+ * Open SPOOL/journal for appending (0640, close-on-exec). gen is the
+ * counter every process appending shares (the scoreboard's): a rotation
+ * bumps it, and an append moves on to the new journal. 0 or -1 with errno.
+ */
+int   journal_open(struct journal *jl, int spooldirfd, uint64_t *gen);
+
+/*
+ * If the journal has reached max bytes, rotate it: journal.K-1 becomes
+ * journal.K (the oldest beyond keep removed), journal becomes journal.1,
+ * synced first when sync, and gen is bumped. Appends in flight finish
+ * before, later ones go to the new journal. 1 rotated, 0 not (not full, or
+ * rotated by another process meanwhile), -1 with errno.
+ */
+int   journal_rotate(struct journal *jl, uint64_t max, unsigned keep, int sync);
+
+/* The inode of the journal jl appends to (offsets are in that file), or 0. */
+unsigned long long journal_ino(const struct journal *jl);
 void  journal_close(struct journal *jl);
 
 /*
@@ -50,15 +72,17 @@ int   journal_sync(struct journal *jl, off_t *upto);
 int   journal_rewrite(struct journal *jl, off_t off, const char *line, size_t len);
 
 /*
- * Find the line of job id: at hint if that is where it is, else searching
- * back from the end of the journal, stopping at offset from and at lines
- * stamped before since_ms (-1 and 0: no such bound). 1 and the line (with its
- * '\n', NUL-terminated) and its offset; 0 when there is none; -1 with errno.
- * A line counts only when it is whole and written as the daemon writes a
- * job's line (refiled lines do not count).
+ * Find the line of job id, searching back from the end of the journal and
+ * then the rotated ones, newest first, stopping at lines stamped before
+ * since_ms (0: no such bound). hint and from are offsets in the journal file
+ * of inode ino (0: none): the line is tried at hint first, and in that file
+ * nothing before from is searched, nor any older file. 1 and the line (with
+ * its '\n', NUL-terminated) and its offset in its file; 0 when there is
+ * none; -1 with errno. A line counts only when it is whole and written as
+ * the daemon writes a job's line (refiled lines do not count).
  */
-int   journal_find(int spooldirfd, const char *id, off_t hint, off_t from, long long since_ms,
-    char *line, size_t linelen, off_t *off);
+int   journal_find(int spooldirfd, const char *id, unsigned long long ino, off_t hint, off_t from,
+    long long since_ms, char *line, size_t linelen, off_t *off);
 
 /* The ts= of a line, in ms since the epoch, or -1. */
 long long journal_line_ms(const char *line, size_t len);

@@ -63,6 +63,7 @@ struct sb_header {
 	uint64_t dur_count, dur_sum_ms;
 	uint64_t dur_bucket[SB_BUCKETS];	/* cumulative is computed when printed */
 	int64_t  journal_synced;	/* the journal is durable up to this offset */
+	uint64_t journal_gen;		/* bumped by each rotation of the journal */
 	uint64_t deferred;		/* jobs in defer/, at the last sweep */
 	int64_t  deferred_next_ms;	/* realtime: when the first of them is due; 0 none */
 	uint64_t stuck_overflow;	/* stuck packets beyond SB_STUCK */

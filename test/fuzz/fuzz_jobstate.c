@@ -63,7 +63,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(fd >= 0);
 	CHECK(write(fd, data, size) == (ssize_t)size);
 	close(fd);
-	rc = journal_find(spooldir, id, size > 8 ? (off_t)(data[0] * 3) : -1, -1, 0, line,
+	rc = journal_find(spooldir, id, 0, size > 8 ? (off_t)(data[0] * 3) : -1, -1, 0, line,
 	    sizeof(line), &off);
 	CHECK(rc == 0 || rc == 1);
 	if (rc == 1) {

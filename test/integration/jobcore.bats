@@ -37,6 +37,19 @@ tempfail_handler() {
 	use_handler tempfail "$@"
 }
 
+# all_rotated_finished N: N packets in done/, no job left (the journal may be rotated).
+all_rotated_finished() { [ "$(count_packets done)" -ge "$1" ] && no_jobs; }
+
+# assert_journals_whole: across journal, journal.1, ...: every line whole, no job twice.
+assert_journals_whole() {
+	local bad
+	bad=$(cat "$SPOOL"/journal.[0-9]* "$SPOOL/journal" | awk '
+		!/^ *ts=[0-9-]+T[0-9:.]+Z job=[0-9a-f]+ / { print "malformed: " $0; next }
+		/ event=/ { next }
+		{ match($0, / job=[0-9a-f]+ /); j = substr($0, RSTART, RLENGTH); if (seen[j]++) print "twice: " j }' | head -5)
+	[ -z "$bad" ] || fail "$bad"
+}
+
 status_json() { run "$INGESTD" status -d "$SPOOL" --json; [ "$status" -eq 0 ]; STATUS=$output; }
 deferred_is() { status_json && [ "$(jq -r '.deferred | length' <<<"$STATUS")" -eq "$1" ]; }
 
@@ -218,5 +231,27 @@ deferred_is() { status_json && [ "$(jq -r '.deferred | length' <<<"$STATUS")" -e
 	[ ! -e "$T/out/overlap" ] || fail "the second run started while the first one's child lived"
 	! alive "$left" || fail "the leftover $left lives on"
 	[ "$(journal_field o.zip attempts)" -eq 2 ]
+	stop_daemon
+}
+
+@test "journal_max: the journal rotates (journal.1, journal.2, the oldest removed) while 2,000 packets flow; no line lost or doubled" {
+	write_conf workers=2
+	cat >>"$CONF" <<-EOF
+	journal_max: 64KiB
+	journal_keep: 3
+	EOF
+	start_daemon
+	drop_many 2000 r
+	wait_for all_rotated_finished 2000
+	[ "$(count_packets done)" -eq 2000 ] || fail "$(count_packets done) in done/"
+	assert_journals_whole
+	[ -s "$SPOOL/journal.1" ] && [ -s "$SPOOL/journal.2" ] && [ -s "$SPOOL/journal.3" ] ||
+	    fail "$(ls -l "$SPOOL"/journal*)"
+	[ ! -e "$SPOOL/journal.4" ] || fail "journal.4 kept: $(ls "$SPOOL"/journal*)"
+	local f
+	for f in "$SPOOL"/journal.[123]; do
+		[ "$(stat -c %s "$f")" -ge 65536 ] || fail "$f rotated before it was full"
+	done
+	log_has "event=journal_rotated keep=3" 4
 	stop_daemon
 }

@@ -116,13 +116,13 @@ static void
 test_job_state_record(void **state)
 {
 	struct job j;
-	char buf[192];
+	char buf[224];
 	int n;
 
 	(void)state;
 	memset(&j, 0, sizeof(j));
 	n = snprintf(buf, sizeof(buf), "v1 job=0123456789abcdef attempts=3 ftries=1 interrupted=0 "
-	    "unsynced=1 line_at=42 from=-1");
+	    "unsynced=1 line_at=42 from=-1 jino=77");
 	memset(buf + n, ' ', sizeof(buf) - 1 - (size_t)n);
 	buf[sizeof(buf) - 1] = '\n';
 	assert_int_equal(job_state_parse(buf, sizeof(buf), "0123456789abcdef", &j), 0);
@@ -130,6 +130,7 @@ test_job_state_record(void **state)
 	assert_int_equal(j.unsynced, 1);
 	assert_int_equal(j.line_at, 42);
 	assert_int_equal(j.journal_from, -1);
+	assert_true(j.journal_ino == 77);
 	/* another job's (a reused directory) */
 	assert_int_equal(job_state_parse(buf, sizeof(buf), "fedcba9876543210", &j), -1);
 	/* torn */
@@ -204,7 +205,7 @@ test_journal_find(void **state)
 	off_t off, mid;
 	int i;
 
-	assert_int_equal(journal_open(&jl, s->dirfd), 0);
+	assert_int_equal(journal_open(&jl, s->dirfd, NULL), 0);
 	for (i = 0; i < 3000; i++)
 		append(&jl, TS " job=%016x name=p%d outcome=done attempts=0 dur_ms=1 wait_ms=1 "
 		    "worker=1 filed=done/p%d\n", i, i, i);
@@ -213,32 +214,74 @@ test_journal_find(void **state)
 	/* what is left of a torn append, then a whole line */
 	append(&jl, "      " TS " job=%016x name=\"a b\" outcome=failed attempts=1 dur_ms=1 "
 	    "wait_ms=1 worker=1 filed=failed/x reason=exit status=3\n", 99999);
-	assert_int_equal(journal_find(s->dirfd, "00000000000005dc", -1, -1, 0, line, sizeof(line),
+	assert_int_equal(journal_find(s->dirfd, "00000000000005dc", 0, -1, -1, 0, line, sizeof(line),
 	    &off), 1);
 	assert_non_null(strstr(line, "name=p1500 "));
 	/* the hint is taken when it points at the line */
-	assert_int_equal(journal_find(s->dirfd, "00000000000005dc", off, -1, 0, line, sizeof(line),
-	    &off), 1);
-	/* from bounds the search */
-	assert_int_equal(journal_find(s->dirfd, "00000000000005dc", -1, mid, 0, line, sizeof(line),
-	    &off), 0);
+	assert_int_equal(journal_find(s->dirfd, "00000000000005dc", journal_ino(&jl), off, -1, 0,
+	    line, sizeof(line), &off), 1);
+	/* from bounds the search, in the file it was taken in */
+	assert_int_equal(journal_find(s->dirfd, "00000000000005dc", journal_ino(&jl), -1, mid, 0,
+	    line, sizeof(line), &off), 0);
+	assert_int_equal(journal_find(s->dirfd, "00000000000005dc", journal_ino(&jl) + 1, -1, mid, 0,
+	    line, sizeof(line), &off), 1);
 	/* a refiled line is not the job's line */
-	assert_int_equal(journal_find(s->dirfd, "0000000000000001", -1, mid, 0, line, sizeof(line),
-	    &off), 0);
-	assert_int_equal(journal_find(s->dirfd, "000000000001869f", -1, -1, 0, line, sizeof(line),
+	assert_int_equal(journal_find(s->dirfd, "0000000000000001", journal_ino(&jl), -1, mid, 0,
+	    line, sizeof(line), &off), 0);
+	assert_int_equal(journal_find(s->dirfd, "000000000001869f", 0, -1, -1, 0, line, sizeof(line),
 	    &off), 1);
 	assert_true(strncmp(line, "ts=", 3) == 0);
-	assert_int_equal(journal_find(s->dirfd, "ffffffffffffffff", -1, -1, 0, line, sizeof(line),
+	assert_int_equal(journal_find(s->dirfd, "ffffffffffffffff", 0, -1, -1, 0, line, sizeof(line),
 	    &off), 0);
 	/* since: lines stamped before are not searched */
-	assert_int_equal(journal_find(s->dirfd, "00000000000005dc", -1, -1,
+	assert_int_equal(journal_find(s->dirfd, "00000000000005dc", 0, -1, -1,
 	    journal_line_ms(TS, strlen(TS)) + 1, line, sizeof(line), &off), 0);
 	/* a fragment without its end is no line */
 	assert_int_equal(write(jl.fd, TS " job=00000000deadbeef name=x outcome=done filed=d", 60),
 	    60);
-	assert_int_equal(journal_find(s->dirfd, "00000000deadbeef", -1, -1, 0, line, sizeof(line),
+	assert_int_equal(journal_find(s->dirfd, "00000000deadbeef", 0, -1, -1, 0, line, sizeof(line),
 	    &off), 0);
 	journal_close(&jl);
+}
+
+/* Rotation: journal.N shift, appends move on, lines are found across files. */
+static void
+test_journal_rotate(void **state)
+{
+	struct spool *s = *state;
+	struct journal a, b;
+	uint64_t gen = 0;
+	char line[JOURNAL_LINE_MAX];
+	off_t off;
+	int i;
+
+	assert_int_equal(journal_open(&a, s->dirfd, &gen), 0);
+	assert_int_equal(journal_open(&b, s->dirfd, &gen), 0);
+	for (i = 0; i < 3; i++) {
+		append(&a, TS " job=%016x name=a%d outcome=done attempts=0 dur_ms=1 wait_ms=1 "
+		    "worker=1 filed=done/a%d\n", 0x100 + i, i, i);
+		/* not full yet */
+		assert_int_equal(journal_rotate(&a, 1 << 20, 2, 0), 0);
+		/* full: rotated, once */
+		assert_int_equal(journal_rotate(&a, 1, 2, 0), 1);
+		assert_true(gen == (uint64_t)i + 1);
+		/* the other appender moves on by itself */
+		append(&b, TS " job=%016x name=b%d outcome=done attempts=0 dur_ms=1 wait_ms=1 "
+		    "worker=1 filed=done/b%d\n", 0x200 + i, i, i);
+	}
+	/* keep 2: journal.1 and journal.2, the oldest gone */
+	assert_int_equal(faccessat(s->dirfd, "journal.2", F_OK, 0), 0);
+	assert_int_equal(faccessat(s->dirfd, "journal.3", F_OK, 0), -1);
+	assert_int_equal(journal_find(s->dirfd, "0000000000000202", 0, -1, -1, 0, line,
+	    sizeof(line), &off), 1);	/* in journal */
+	assert_int_equal(journal_find(s->dirfd, "0000000000000102", 0, -1, -1, 0, line,
+	    sizeof(line), &off), 1);	/* in journal.1 */
+	assert_int_equal(journal_find(s->dirfd, "0000000000000101", 0, -1, -1, 0, line,
+	    sizeof(line), &off), 1);	/* in journal.2 */
+	assert_int_equal(journal_find(s->dirfd, "0000000000000100", 0, -1, -1, 0, line,
+	    sizeof(line), &off), 0);	/* rotated away */
+	journal_close(&a);
+	journal_close(&b);
 }
 
 static struct scoreboard *
@@ -278,7 +321,7 @@ test_filing_stems(void **state)
 	assert_int_equal(filing_stage(&f, &j, 0, NULL, 1, 0), FILING_STAGED);
 	assert_int_equal(claim(&f, &j, "x.zip"), 0);
 	snprintf(alt, sizeof(alt), "x.zip.~%s~", j.id);
-	assert_int_equal(journal_find(s->dirfd, j.id, -1, -1, 0, line, sizeof(line), &off), 0);
+	assert_int_equal(journal_find(s->dirfd, j.id, 0, -1, -1, 0, line, sizeof(line), &off), 0);
 	/* Both staged before either is filed: the second one's name was free at its stage. */
 	assert_int_equal(filing_stage(&f, &j, 1, "exit status=3", 1, 0), FILING_STAGED);
 	filing_commit(&f);
@@ -386,6 +429,7 @@ main(void)
 		cmocka_unit_test(test_deferred_names),
 		cmocka_unit_test_setup_teardown(test_defer_undefer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_find, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_rotate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_filing_stems, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_filing_recover, setup, teardown),
 		cmocka_unit_test(test_log_quote),
