@@ -287,7 +287,7 @@ children_retire_all(struct children *ch, int watcher)
 	for (i = 0; i < SB_SLOTS; i++) {
 		struct child *k = &ch->kids[i];
 
-		if (k->role == ROLE_WORKER || k->role == ROLE_REMOTE ||
+		if (k->role == ROLE_WORKER || k->role == ROLE_REMOTE || k->role == ROLE_JANITOR ||
 		    (k->role == ROLE_WATCHER && watcher)) {
 			k->retiring = 1;
 			if (k->pid) {

@@ -1,6 +1,7 @@
 /*
  * The supervisor's child table: one entry per scoreboard slot, for the
- * watcher, the workers and the remote children (sources, notifier). It
+ * watcher, the workers, the remote children (sources, notifier) and the
+ * janitor. It
  * spawns them, reaps them in a waitpid(-1, WNOHANG) loop, tells a crash from
  * an exit, and starts a child again (after a growing pause when it keeps
  * dying young), or lets it go when it was told to retire.
@@ -17,7 +18,7 @@
 #define RESPAWN_MAX_MS	30000
 #define YOUNG_MS	1000	/* a child that dies younger than this is throttled */
 
-enum role { ROLE_NONE = 0, ROLE_WATCHER, ROLE_WORKER, ROLE_REMOTE };
+enum role { ROLE_NONE = 0, ROLE_WATCHER, ROLE_WORKER, ROLE_REMOTE, ROLE_JANITOR };
 
 struct child {
 	enum role role;
@@ -81,7 +82,7 @@ void     children_signal(const struct children *ch, enum role role, int sig);
 /* Ask one current worker (an idle one if any) to finish its job and leave. */
 void     children_retire_one(struct children *ch);
 
-/* Retire every worker and remote child, and the watcher too if asked; a new generation. */
+/* Retire every worker, remote child and janitor, and the watcher too if asked; a new generation. */
 void     children_retire_all(struct children *ch, int watcher);
 
 /* Pids of running children, into v (SB_SLOTS). Returns how many. */

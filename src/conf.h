@@ -82,6 +82,12 @@ struct conf_sources {
 	size_t              n;
 };
 
+/* How long filed packets are kept (janitor.c); 0: for ever. */
+struct conf_retention {
+	uint64_t    done_ms;
+	uint64_t    failed_ms;
+};
+
 /* The webhook (notify.c). */
 struct conf_notify {
 	char       *url;            /* NULL: no notifier */
@@ -110,6 +116,7 @@ struct conf {
 	struct conf_fetch   fetch;
 	struct conf_sources sources;
 	struct conf_notify  notify;
+	struct conf_retention retention;
 	int         verbosity;      /* -1 quiet, 0 info, 1 debug */
 	/* Line in file where each key of conf_keys.c's table was set; 0: not from file. */
 	unsigned    key_line[CONF_MAX_KEYS];

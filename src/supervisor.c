@@ -17,6 +17,7 @@
 #include "children.h"
 #include "clock.h"
 #include "handoff.h"
+#include "janitor.h"
 #include "journal.h"
 #include "log.h"
 #include "metrics.h"
@@ -100,6 +101,8 @@ role_name(void *arg, const struct child *k)
 		return "worker";
 	case ROLE_REMOTE:
 		return remote_role(sp->c, k->idx);
+	case ROLE_JANITOR:
+		return "janitor";
 	default:
 		return "none";
 	}
@@ -138,6 +141,8 @@ run_child(void *arg, const struct child *k, int slot)
 		worker_main(sp->c, &sp->s, sp->q, slot, sp->self, sp->sb, sp->bell[1]);
 	case ROLE_REMOTE:
 		remote_main(sp->c, &sp->s, sp->q, k->idx, sp->self);
+	case ROLE_JANITOR:
+		janitor_main(sp->c, &sp->s, sp->self);
 	default:
 		_exit(EX_SOFTWARE);
 	}
@@ -245,6 +250,8 @@ start_children(struct sup *sp)
 	set_target(sp, sp->c->workers, "start");
 	for (i = 0; i < remote_children(sp->c); i++)
 		children_add(&sp->ch, ROLE_REMOTE, i);
+	if (janitor_wanted(sp->c))
+		children_add(&sp->ch, ROLE_JANITOR, 0);
 	sp->metrics_due = sp->c->metrics_file ? clock_mono_ms() : 0;
 	handoff_soon(&sp->ho);	/* what an earlier run left in work/ and defer/ */
 }
@@ -344,6 +351,8 @@ reload(struct sup *sp)
 		children_add(&sp->ch, ROLE_WATCHER, 0);
 	for (i = 0; i < remote_children(sp->c); i++)
 		children_add(&sp->ch, ROLE_REMOTE, i);
+	if (janitor_wanted(sp->c))
+		children_add(&sp->ch, ROLE_JANITOR, 0);
 	sp->target = 0;
 	set_target(sp, nc->workers, "reload");
 	sp->metrics_due = nc->metrics_file ? clock_mono_ms() : 0;
@@ -403,7 +412,8 @@ shutdown_all(struct sup *sp, int signo)
 	for (i = 0; i < SB_SLOTS; i++) {
 		struct child *k = &sp->ch.kids[i];
 
-		if ((k->role == ROLE_WATCHER || k->role == ROLE_REMOTE) && k->pid) {
+		if ((k->role == ROLE_WATCHER || k->role == ROLE_REMOTE || k->role == ROLE_JANITOR) &&
+		    k->pid) {
 			kill(k->pid, SIGKILL);
 			(void)waitpid(k->pid, NULL, 0);
 			k->pid = 0;

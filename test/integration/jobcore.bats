@@ -255,3 +255,32 @@ deferred_is() { status_json && [ "$(jq -r '.deferred | length' <<<"$STATUS")" -e
 	log_has "event=journal_rotated keep=3" 4
 	stop_daemon
 }
+
+@test "retention: packets and their records leave done/ and failed/ once older than retention, newer ones stay; the janitor runs at nice 19" {
+	write_conf workers=1
+	cat >>"$CONF" <<-EOF
+	retention:
+	  done: 3s
+	  failed: 3s
+	EOF
+	start_daemon
+	drop old.zip
+	echo "not an archive" >"$T/src/bad.bin"
+	drop bad.bin "$T/src/bad.bin"
+	wait_for all_finished
+	[ -e "$SPOOL/done/old.zip" ] && [ -e "$SPOOL/done/old.zip.json" ] && [ -e "$SPOOL/failed/bad.bin.error" ]
+	# a record left alone (on_success: delete leaves those) goes by its own age
+	: >"$SPOOL/done/alone.zip.log"
+	local jan
+	jan=$(spawned janitor | tail -1)
+	[ -n "$jan" ] || fail "no janitor was started"
+	[ "$(awk '{ print $19 }' "/proc/$jan/stat")" -eq 19 ] || fail "janitor nice $(awk '{ print $19 }' "/proc/$jan/stat")"
+	wait_until 8 dir_empty "done" || fail "done/: $(ls -A "$SPOOL/done")"
+	wait_until 8 dir_empty failed || fail "failed/: $(ls -A "$SPOOL/failed")"
+	drop young.zip
+	wait_for filed young.zip
+	# a second later it is still there: younger than 3s
+	! wait_until 1 test ! -e "$SPOOL/done/young.zip" || fail "young.zip went before its time"
+	log_has "event=retention dir=done removed=1"
+	stop_daemon
+}
