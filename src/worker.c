@@ -422,13 +422,22 @@ resume(struct worker *w, struct job *j)
 
 /* --- hints ------------------------------------------------------------------------ */
 
+/* A claim is cheap to try again: from 100 ms on, doubling, up to handler.backoff_max. */
+#define CLAIM_RETRY_MS 100
+
 static int
 stuck_report(struct worker *w, const char *name, int e)
 {
-	unsigned tries = sb_stuck_tries(w->sb, name) + 1;
-	int64_t retry = e == EACCES || e == EPERM ? 60000 :
-	    (int64_t)filing_backoff_ms(w->c, tries);
+	unsigned tries = sb_stuck_tries(w->sb, name) + 1, i;
+	int64_t retry = CLAIM_RETRY_MS;
 
+	if (e == EACCES || e == EPERM)
+		retry = 60000;	/* only a person mends that */
+	else
+		for (i = 1; i < tries && retry < (int64_t)w->c->handler.backoff_max_ms; i++)
+			retry *= 2;
+	if (e != EACCES && e != EPERM && retry > (int64_t)w->c->handler.backoff_max_ms)
+		retry = (int64_t)w->c->handler.backoff_max_ms;
 	return sb_stuck_note(w->sb, name, e, sb_now_ms(), retry, &tries);
 }
 
@@ -442,7 +451,11 @@ take_packet(struct worker *w, const char *name)
 		return;
 	}
 	if (filing_spare(&w->f, &j) == -1) {
-		log_warn("event=job_new");
+		/* No directory to claim it into (a full disk): offered again later. */
+		int e = errno;
+
+		log_warn("event=job_new name=%s", LQ(name));
+		(void)stuck_report(w, name, e);
 		return;
 	}
 	if (job_claim(w->s, &j, name) == -1) {
