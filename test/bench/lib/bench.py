@@ -2,7 +2,8 @@
 the daemon, the peers' journals, percentiles, /proc memory figures.
 
 Python 3 standard library only. Every benchmark works in a private directory
-under BENCH_DIR (default /dev/shm: tmpfs) and removes it afterwards unless
+under BENCH_DIR (default build-bench/ in the repository: the real disk, where
+fsync costs what it costs a user) and removes it afterwards unless
 BENCH_KEEP=1. Times are CLOCK_REALTIME nanoseconds unless a name says ms/us.
 """
 
@@ -22,7 +23,7 @@ import zipfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 INGESTD = os.path.abspath(os.environ.get("INGESTD", os.path.join(TOP, "ingestd")))
-BENCH_DIR = os.environ.get("BENCH_DIR", "/dev/shm")
+BENCH_DIR = os.path.abspath(os.environ.get("BENCH_DIR", os.path.join(TOP, "build-bench")))
 KEEP = os.environ.get("BENCH_KEEP") == "1"
 TAG = "ingestd-bench-%d-%d" % (os.getpid(), random.randrange(1 << 30))
 
@@ -38,8 +39,20 @@ def die(msg):
 
 # --- the machine ---------------------------------------------------------------
 
-def machine():
-    """One paragraph that names the machine a run was made on."""
+def filesystem(d):
+    """'ext4 /dev/vda (rw,relatime,discard)': what d is stored on."""
+    r = subprocess.run(["findmnt", "-n", "-o", "FSTYPE,SOURCE,OPTIONS", "--target", d],
+                       capture_output=True, text=True)
+    p = r.stdout.split()
+    if len(p) < 3:
+        return subprocess.run(["stat", "-f", "-c", "%T", d], capture_output=True,
+                              text=True).stdout.strip()
+    return "%s on %s (%s)" % (p[0], p[1], ",".join(p[2].split(",")[:4]))
+
+
+def machine(d=None):
+    """One paragraph that names the machine a run was made on, and the
+    filesystem of d (default BENCH_DIR)."""
     cpu = "?"
     try:
         with open("/proc/cpuinfo") as f:
@@ -67,10 +80,17 @@ def machine():
             hz = " HZ=%s" % m.group(1) if m else ""
     except OSError:
         pass
-    fs = subprocess.run(["stat", "-f", "-c", "%T", BENCH_DIR], capture_output=True,
-                        text=True).stdout.strip()
-    return ("%d x %s, %d MiB RAM, Linux %s%s, Debian %s, spool on %s (%s)"
-            % (os.cpu_count(), cpu, mem, platform.release(), hz, deb, BENCH_DIR, fs))
+    d = d or BENCH_DIR
+    os.makedirs(d, exist_ok=True)
+    return ("%d x %s, %d MiB RAM, Linux %s%s, Debian %s, spool in %s: %s"
+            % (os.cpu_count(), cpu, mem, platform.release(), hz, deb, d, filesystem(d)))
+
+
+def commit():
+    """The repository's commit (and +dirty), or '?'."""
+    r = subprocess.run(["git", "-C", TOP, "describe", "--always", "--dirty", "--abbrev=12"],
+                       capture_output=True, text=True)
+    return r.stdout.strip() or "?"
 
 
 def ingestd_version():
@@ -275,11 +295,12 @@ def mem(pid):
 
 # --- helpers in C ------------------------------------------------------------
 
-def build_helper(name, outdir):
-    """cc -O2 lib/NAME.c -> outdir/NAME; returns the path."""
+def build_helper(name, outdir, libs=()):
+    """cc -O2 lib/NAME.c [libs] -> outdir/NAME; returns the path."""
     exe = os.path.join(outdir, name)
     r = subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-o", exe,
-                        os.path.join(HERE, name + ".c")], capture_output=True, text=True)
+                        os.path.join(HERE, name + ".c")] + list(libs),
+                       capture_output=True, text=True)
     if r.returncode != 0:
         die("cannot build %s:\n%s" % (name, r.stderr))
     return exe
@@ -296,11 +317,14 @@ class Observer:
     """lib/observe.c: timestamps of renames out of inbox/ (claims) and into
     done/ and failed/ (filings), taken from outside the contender."""
 
-    def __init__(self, exe, out, spool):
+    def __init__(self, exe, out, spool, watches=None):
+        """watches: observe's TAG=DIR[:from|:to] arguments; by default the
+        claims out of SPOOL/inbox and the filings into done/ and failed/."""
         self.out = out
         env = dict(os.environ, INGESTD_BENCH_TAG=TAG)
-        self.p = subprocess.Popen([exe, out, "claim=%s/inbox:from" % spool,
-                                   "done=%s/done:to" % spool, "failed=%s/failed:to" % spool],
+        watches = watches or ["claim=%s/inbox:from" % spool, "done=%s/done:to" % spool,
+                              "failed=%s/failed:to" % spool]
+        self.p = subprocess.Popen([exe, out] + list(watches),
                                   stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
                                   preexec_fn=_nice)
         if self.p.stdout.readline().strip() != b"ready":
@@ -328,7 +352,7 @@ class Observer:
 class Daemon:
     """ingestd on SPOOL with a generated config, logging to DIR/daemon.N.log."""
 
-    def __init__(self, workdir, spool, workers, handler=None, extra=""):
+    def __init__(self, workdir, spool, workers, handler=None, extra="", fsync=True):
         self.dir = workdir
         self.spool = spool
         self.conf = os.path.join(workdir, "ingestd.yml")
@@ -336,7 +360,8 @@ class Daemon:
         self.runs = 0
         self.log = None
         lines = ["spool: %s" % spool, "workers: %d" % workers, "settle: 2s",
-                 "shutdown_grace: 5s", "fsync: true", "allow_root: true"]
+                 "shutdown_grace: 5s", "fsync: %s" % ("true" if fsync else "false"),
+                 "allow_root: true"]
         if handler:
             lines += ["handler:", "  command: [%s]" % ", ".join("'%s'" % a for a in handler),
                       "  retries: 0"]
@@ -411,8 +436,8 @@ def make_spool(root):
     return spool
 
 
-def workdir(name):
-    d = os.path.join(BENCH_DIR, "%s.%s" % (TAG, name))
+def workdir(name, base=None):
+    d = os.path.join(base or BENCH_DIR, "%s.%s" % (TAG, name))
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     return d
