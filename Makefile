@@ -41,11 +41,12 @@ BUILD_DEPS = gcc make pkg-config libarchive-dev libyaml-dev libcurl4-openssl-dev
 TEST_DEPS  = $(BUILD_DEPS) clang libclang-rt-14-dev libcmocka-dev bats runit mandoc \
              zip unzip python3 libarchive-tools cppcheck clang-tidy inotify-tools \
              debhelper dh-runit lintian dpkg-dev fakeroot procps psmisc adduser \
-             nginx-light curl nodejs jq
+             nginx-light curl nodejs jq xfsprogs strace
 SUDO       = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all run check quick deps deps-test unit unit-asan integration asan lint mancheck \
-        fuzz fuzz-smoke install uninstall deb deb-test bench chaos clean FORCE
+        fuzz fuzz-smoke install uninstall deb deb-test bench bench-throughput chaos \
+        powercut faultinject clean FORCE
 
 all: ingestd
 
@@ -160,11 +161,19 @@ fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=15
 
 # Benchmarks against the peers a user would pick instead (see docs/BENCHMARKS.md).
-BENCH_DEPS = parallel incron inotify-tools unzip libarchive-tools aria2 nginx-light
+# They work under build-bench/ (BENCH_DIR): the repository's own filesystem.
+BENCH_DEPS = libarchive-dev libarchive-tools aria2 nginx-light xfsprogs linux-perf strace
 bench: all
 	$(call apt_missing,$(BENCH_DEPS))
 	@rc=0; for b in test/bench/*; do [ -f "$$b" ] && [ -x "$$b" ] || continue; \
 	    "$$b" || rc=1; done; exit $$rc
+
+# Issue 10's figures: 2,000 and 20,000 packets on the repository's disk and,
+# as root, on loop-mounted ext4 and xfs images.
+BENCH_THROUGHPUT_ARGS ?= -n 2000,20000 $(if $(filter 0,$(shell id -u)),--fs repo --fs ext4 --fs xfs)
+bench-throughput: all
+	$(call apt_missing,$(BENCH_DEPS))
+	test/bench/throughput $(BENCH_THROUGHPUT_ARGS)
 
 chaos: all
 	test/chaos/run full

@@ -201,8 +201,8 @@ def ingestd_journal(path):
 
 
 def peer_journal(path):
-    """{name: (claim_ns, filed_ns, outcome)} from ingest-one's journal
-    (claim= and filed= are bash $EPOCHREALTIME values)."""
+    """{name: (claim_ns, filed_ns, outcome)} from a peer's journal (lib/seedport.py,
+    lib/floor.c): claim= and filed= are seconds with exactly 6 decimals."""
     out = {}
     with open(path) as f:
         for line in f:

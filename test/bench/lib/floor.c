@@ -18,7 +18,7 @@
  * Two syncs per packet (the journal, the directory it was filed in), the
  * order GROUP-COMMIT.md calls write-ahead. No fsync of the claim: a lost
  * claim only means the packet is processed again. Journal lines are
- * "ts=... name=NAME outcome=done claim=S.US filed=S.US" like lib/ingest-one's,
+ * "ts=... name=NAME outcome=done claim=S.US filed=S.US" as bench.peer_journal reads,
  * with filed= read just before step 4. Exits 0 when every process handled
  * its share. Built by test/bench/throughput: cc -O2 floor.c -larchive.
  */

@@ -24,8 +24,8 @@ process group killed on SIGTERM. Its bugs are not kept:
     starting with '.' or ending in -downloading/.part are left for later.
 
 Journal lines (SPOOL/journal, O_APPEND, one write each) are
-"ts=... name=NAME outcome=done|failed claim=S.US filed=S.US pid=P", the
-format of lib/ingest-one, which bench.peer_journal reads; filed= is read
+"ts=... name=NAME outcome=done|failed claim=S.US filed=S.US pid=P", which
+bench.peer_journal reads; filed= is read
 right after the move. Prints "ready" on stdout once the workers run.
 """
 
