@@ -8,7 +8,9 @@ unique names, so a second filing of one can never be mistaken for another
 packet that happened to have the same name). The invariants:
 
   1. every dropped packet is filed exactly once, in done/ or in failed/, as
-     NAME or NAME.~N~ (a .~N~ here means it was filed twice: reported);
+     NAME, NAME.~N~ or NAME.~JOBID~ (16 lowercase hex digits). Two entries of
+     one name mean it was filed twice (reported); a lone NAME.~...~ is
+     accepted only where the journal says so: its filed= or a refiled line;
      nothing is filed that was not dropped; no record (STEM.log, STEM.json,
      STEM.error) is left without its packet (half-filed);
   2. every packet in failed/ has STEM.error holding its journal line, with a
@@ -16,7 +18,8 @@ packet that happened to have the same name). The invariants:
   3. the journal agrees: every line whole and well formed, exactly one line
      per dropped packet, its outcome= matching where the packet is, its
      filed= naming that very entry, job ids unique;
-  4. work/ is empty and no dropped packet is left in inbox/;
+  4. work/ is empty (and defer/ and any other directory in extra_dirs,
+     where it exists) and no dropped packet is left in inbox/;
   5. no process carrying TAG (the daemon, its children, the handlers and
      whatever they started) is alive;
   and, when asked: each packet's outcome and reason match --expect (lines
@@ -55,7 +58,14 @@ def parse_line(line):
     return d, (reason if sep else None)
 
 
-def check(spool, dropped, tag=None, expect=None, log_max=None, pids_fn=None):
+def is_refile(d):
+    """A journal line that records a second rename of a job already journaled
+    (the lead's group commit: "refiled"), not a job's own line."""
+    return "refiled" in d or d.get("outcome") == "refiled" or d.get("event") == "refiled"
+
+
+def check(spool, dropped, tag=None, expect=None, log_max=None, pids_fn=None,
+          extra_dirs=("defer",)):
     """Returns (problems, stats). problems: list of strings."""
     problems = {}
 
@@ -130,11 +140,18 @@ def check(spool, dropped, tag=None, expect=None, log_max=None, pids_fn=None):
     jobs = {}
     outcomes = {"done": 0, "failed": 0}
     reasons = {}
+    refiled = {}    # job -> filed= of its refiled line
     for i, line in enumerate(lines, 1):
         line = line.lstrip(" ")  # what is left of a torn append is blanked with spaces
-        if " event=refiled " in line:
-            continue  # corrects a job's filed=: checked with the filing below
         d, reason = parse_line(line)
+        if is_refile(d):  # corrects a job's filed=: checked with the filing below
+            where = d.get("filed") or d.get("refiled")
+            if not d.get("job") or not where:
+                bad("journal", "line %d: a refiled line without job= and filed=: %r"
+                    % (i, line[:160]))
+            else:
+                refiled[d["job"]] = where
+            continue
         miss = [k for k in ("ts", "job", "name", "outcome", "attempts", "dur_ms", "worker", "filed")
                 if k not in d]
         if miss or not TS.match(d.get("ts", "")) or d.get("outcome") not in ("done", "failed"):
@@ -169,8 +186,11 @@ def check(spool, dropped, tag=None, expect=None, log_max=None, pids_fn=None):
         loc = "%s/%s" % where[0]
         if d["outcome"] != where[0][0]:
             bad("journal", "%s: journal says outcome=%s, filed in %s" % (n, d["outcome"], loc))
-        if d["filed"] != "-" and not any(d["filed"] == "%s/%s" % w for w in where):
-            bad("journal", "%s: journal says filed=%s, the packet is %s" % (n, d["filed"], loc))
+        said = refiled.get(d["job"], d["filed"])
+        if said != "-" and not any(said == "%s/%s" % w for w in where):
+            bad("journal", "%s: journal says filed=%s, the packet is %s" % (n, said, loc))
+        elif where[0][1] != n and said == "-":
+            bad("journal", "%s: filed as %s, the journal names no such filing" % (n, loc))
         if expect and n in expect:
             eo, er = expect[n]
             if d["outcome"] != eo:
@@ -180,12 +200,12 @@ def check(spool, dropped, tag=None, expect=None, log_max=None, pids_fn=None):
                 bad("expect", "%s: reason=%s, expected %s..." % (n, reason, er))
 
     # 4. nothing left behind
-    for sub in ("work", "defer"):
-        work = os.path.join(spool, sub)
-        left = os.listdir(work) if os.path.isdir(work) else []
+    for x in ("work",) + tuple(x for x in extra_dirs or () if x != "work"):
+        path = os.path.join(spool, x)
+        left = os.listdir(path) if os.path.isdir(path) else []
         if left:
-            bad("work", "%s/ not empty: %d entries (%s)" % (sub, len(left),
-                                                           ", ".join(sorted(left)[:5])))
+            bad("work" if x == "work" else x, "%s/ not empty: %d entries (%s)"
+                % (x, len(left), ", ".join(sorted(left)[:5])))
     inbox = os.path.join(spool, "inbox")
     stuck = sorted(set(os.listdir(inbox)) & want) if os.path.isdir(inbox) else []
     if stuck:
