@@ -116,6 +116,8 @@ check: deps-test
 	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 	test/chaos/run short
+	test/chaos/powercut short
+	test/chaos/faultinject short
 	$(MAKE) deb-test
 	@echo "make check: all suites passed"
 
@@ -177,6 +179,14 @@ bench-throughput: all
 
 chaos: all
 	test/chaos/run full
+	test/chaos/faultinject full
+
+# Power cuts (FS_IOC_SHUTDOWN) on loop-mounted ext4 and xfs images; root only.
+powercut: all
+	test/chaos/powercut full
+
+faultinject: all
+	test/chaos/faultinject full
 
 # --- install and package ------------------------------------------------------
 # The launcher is built again for where the core goes, whatever PREFIX the build had.
