@@ -409,8 +409,10 @@ class Daemon:
         for line in self.logtext().splitlines():
             if "event=spawn" in line:
                 d = logfmt(line.split("event=spawn", 1)[1])
-                if d.get("pid", "").isdigit():
-                    spawned[int(d["pid"])] = d.get("role", "?")
+                # child_pid/child_role since the job core's rebuild; pid/role before
+                pid = d.get("child_pid", d.get("pid", ""))
+                if pid.isdigit():
+                    spawned[int(pid)] = d.get("child_role", d.get("role", "?"))
         live = set(children(self.proc.pid))
         return {p: r for p, r in spawned.items() if p in live}
 
