@@ -235,7 +235,8 @@ class World:
         """{pid: role} of the daemon's live children, from its event=spawn lines."""
         spawned = {}
         for line in self.read_log(self.log).decode(errors="replace").splitlines():
-            m = re.search(r"event=spawn child_role=(\w+) child_pid=(\d+)", line)
+            # child_role/child_pid since the job core's rebuild; role/pid before it
+            m = re.search(r"event=spawn (?:child_)?role=(\w+) (?:child_)?pid=(\d+)", line)
             if m:
                 spawned[int(m.group(2))] = m.group(1)
         live = set(children(self.proc.pid))
