@@ -296,14 +296,12 @@ class World:
         return n
 
     def drained(self):
-        """Every drop has a journal line, no job holds a packet, inbox/ and
-        defer/ are empty.
+        """Every drop has a journal line, no job holds a packet, inbox/ is empty.
         (work/ itself must be empty only once the daemon has stopped.)"""
         with self.lock:
             n = len(self.dropped)
-        defer = os.path.join(self.spool, "defer")  # jobs waiting for a retry (rebuilt core)
         return (self.journal_lines() >= n and not os.listdir(os.path.join(self.spool, "inbox"))
-                and self.busy_jobs() == 0 and not (os.path.isdir(defer) and os.listdir(defer)))
+                and self.busy_jobs() == 0)
 
     def wait_drained(self, timeout):
         if not wait_until(self.drained, timeout, step=0.05):
