@@ -137,8 +137,12 @@ job_spare(const struct spool *s, struct job *j)
 		 * worker's and had it removed before we could lock it: then try again.
 		 */
 		if (flock(j->fd, LOCK_EX | LOCK_NB) == -1 || !still_there(j->fd, s->workfd, j->id)) {
+			int e = errno;
+
 			close(j->fd);
 			j->fd = -1;
+			if (e != EWOULDBLOCK && e != ENOENT)
+				(void)unlinkat(s->workfd, j->id, AT_REMOVEDIR);	/* ours, unused */
 			continue;
 		}
 		if ((mkdirat(j->fd, JOB_PKT, 0750) == -1 && errno != EEXIST) ||
