@@ -277,8 +277,9 @@ class World:
         """Jobs in work/ and defer/. A worker keeps empty, locked job
         directories (an empty pkt/, a tree/, maybe a stale state record) ready
         for its next claims, and those are no job."""
+        # defer/ before and after work/: a job moving between them is seen once at least.
+        n = self.deferred()
         work = os.path.join(self.spool, "work")
-        n = 0
         for j in os.listdir(work):
             try:
                 ents = os.listdir(os.path.join(work, j))
@@ -289,11 +290,13 @@ class World:
                 pass  # removed while we looked
             except NotADirectoryError:
                 n += 1
+        return n + self.deferred()
+
+    def deferred(self):
         try:
-            n += len(os.listdir(os.path.join(self.spool, "defer")))
+            return len(os.listdir(os.path.join(self.spool, "defer")))
         except FileNotFoundError:
-            pass
-        return n
+            return 0
 
     def drained(self):
         """Every drop has a journal line, no job holds a packet, inbox/ is empty.

@@ -483,10 +483,12 @@ metric() {
 metric_is() { [ "$(metric "$1" "$2" 2>/dev/null)" = "$3" ]; }
 
 # no_jobs: no job left in work/ (a worker keeps empty, locked directories
-# there, its spares) and none waiting in defer/.
+# there, its spares) and none waiting in defer/. defer/ is looked at before
+# and after work/: a job moving between them is seen in one or the other.
 no_jobs() {
-	[ -z "$(find "$SPOOL/work" -mindepth 2 -maxdepth 3 \( -path '*/pkt/*' -o -name log -o \
-	    -name manifest.json -o -name verdict \) 2>/dev/null | head -1)" ] && dir_empty defer
+	dir_empty defer && [ -z "$(find "$SPOOL/work" -mindepth 2 -maxdepth 3 \( -path '*/pkt/*' -o \
+	    -name log -o -name manifest.json -o -name verdict \) 2>/dev/null | head -1)" ] &&
+	    dir_empty defer
 }
 # job_dirs: the job directories in work/ that hold a job, one a line.
 job_dirs() {
