@@ -501,8 +501,9 @@ journal_has() { [ "$(journal_count)" -ge "$1" ] && ! committed_in_flight; }
 # not yet filed.
 committed_in_flight() {
 	local d
-	for d in $(find "$SPOOL/work" "$SPOOL/defer" -mindepth 2 -maxdepth 3 \( -path '*/pkt/*' -o \
-	    -name log -o -name manifest.json \) 2>/dev/null |
+	# defer/, work/, defer/ again: a job moving between them is seen.
+	for d in $(find "$SPOOL/defer" "$SPOOL/work" "$SPOOL/defer" -mindepth 2 -maxdepth 3 \( \
+	    -path '*/pkt/*' -o -name log -o -name manifest.json \) 2>/dev/null |
 	    sed -E "s|^$SPOOL/(work\|defer)/||; s|/.*||; s|^[0-9]+\.||" | sort -u); do
 		grep -q " job=$d " "$SPOOL/journal" 2>/dev/null && return 0
 	done
