@@ -355,7 +355,7 @@ check "svlogd writes the log as _runit-log with -tt timestamps" sh -c '
 make_packet t1.zip
 check "a packet is delivered into the inbox as ingestd(8) says" deliver t1.zip &&
     check "... and done within ${TIMEOUT}s, with its journal line" wait_until "$TIMEOUT" journal_done t1.zip &&
-    check "... and is filed as done/t1.zip" in_done t1.zip
+    check "... and is filed as done/t1.zip" wait_until "$TIMEOUT" in_done t1.zip
 
 pid=$(sv_pid)
 check "supervisor, watcher and workers all run as user ingestd" sh -c '
