@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysexits.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "children.h"
@@ -21,6 +20,7 @@
 #include "journal.h"
 #include "log.h"
 #include "metrics.h"
+#include "pgroup.h"
 #include "priv.h"
 #include "proctree.h"
 #include "queue.h"
@@ -46,8 +46,7 @@ struct sup {
 	int                bell[2];	/* workers ring it when they let a job go */
 	int                ready_logged;
 	int                orphans;	/* a worker died: kill what it left before the sweep */
-	int                tty;		/* stdin's terminal, handed to our group; -1 none */
-	pid_t              tty_pgrp;	/* the group it had before */
+	struct pgroup      pg;		/* our process group and terminal */
 	pid_t              self;
 	unsigned           target;	/* workers wanted */
 	struct scoreboard *sb;
@@ -120,8 +119,8 @@ run_child(void *arg, const struct child *k, int slot)
 	sp->s.lockfd = -1;
 	close(sp->bell[0]);
 	close(sp->ready[0]);
-	if (sp->tty >= 0)
-		close(sp->tty);
+	if (sp->pg.tty >= 0)
+		close(sp->pg.tty);
 	log_set_role(role_name(sp, k));
 	if (k->role != ROLE_WORKER) {
 		/* Signals meant for the supervisor, sent to the whole group by mistake. */
@@ -385,18 +384,6 @@ wait_workers(struct sup *sp, uint64_t deadline)
 	return 1;
 }
 
-/* Give the terminal back to the group that had it before us. */
-static void
-release_tty(struct sup *sp)
-{
-	if (sp->tty < 0)
-		return;
-	if (tcgetpgrp(sp->tty) == getpgrp())
-		(void)tcsetpgrp(sp->tty, sp->tty_pgrp);
-	close(sp->tty);
-	sp->tty = -1;
-}
-
 static int
 shutdown_all(struct sup *sp, int signo)
 {
@@ -438,7 +425,7 @@ shutdown_all(struct sup *sp, int signo)
 	(void)mq_unlink(sp->qname);
 	if (sp->c->metrics_file)
 		(void)metrics_write(sp->c->metrics_file, sp->sb, &sp->s, sp->q, &sp->c->ignore);
-	release_tty(sp);
+	pgroup_release(&sp->pg);
 	log_info("event=stopped");
 	return 0;
 }
@@ -560,42 +547,6 @@ next_timeout(const struct sup *sp)
 
 /* --- start-up ------------------------------------------------------------------ */
 
-/*
- * Head our own process group before anything else: under runsv we share one
- * with runsv and the log process, and a group kill would take them. Refuse
- * to run without it: the stop kills our group. When we were the terminal's
- * foreground, our group is handed the terminal, so that ^C reaches us even
- * under a wrapper (make run, sh -c), and it goes back at exit.
- */
-static int
-own_group(struct sup *sp)
-{
-	pid_t fg = -1;
-
-	sp->tty = -1;
-	if (isatty(STDIN_FILENO) && (fg = tcgetpgrp(STDIN_FILENO)) != getpgrp())
-		fg = -1;	/* started in the background: the terminal is not ours to take */
-	if (getpgrp() != getpid() && setpgid(0, 0) == -1 && getsid(0) != getpid())
-		log_warn("event=setpgid");
-	if (getpgrp() != getpid()) {
-		fprintf(stderr, "ingestd: cannot lead a process group of its own: %s\n",
-		    strerror(errno));
-		return EX_OSERR;
-	}
-	sp->self = getpid();
-	if (fg > 0) {
-		sp->tty = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
-		/* SIGTTOU is blocked (the launcher, main), so a background group may do this. */
-		if (sp->tty >= 0 && tcsetpgrp(sp->tty, sp->self) == 0) {
-			sp->tty_pgrp = fg;
-		} else if (sp->tty >= 0) {
-			close(sp->tty);
-			sp->tty = -1;
-		}
-	}
-	return 0;
-}
-
 static int
 open_queue(struct sup *sp)
 {
@@ -633,8 +584,12 @@ setup(struct sup *sp)
 	sigset_t set;
 	int rc;
 
-	if ((rc = own_group(sp)) != 0)
-		return rc;
+	if (pgroup_own(&sp->pg) == -1) {
+		fprintf(stderr, "ingestd: cannot lead a process group of its own: %s\n",
+		    strerror(errno));
+		return EX_OSERR;
+	}
+	sp->self = getpid();
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		log_warn("event=subreaper");
 	rc = priv_drop(sp->c->user, sp->c->allow_root, sp->c->handler.command.n > 0, err,
@@ -697,7 +652,7 @@ supervisor_run(struct conf *c, const struct overrides *ov)
 	}
 	sp->c = c;
 	sp->ov = ov;
-	sp->sigfd = sp->tty = -1;
+	sp->sigfd = sp->pg.tty = -1;
 	sp->bell[0] = sp->bell[1] = sp->ready[0] = sp->ready[1] = -1;
 	sp->q = (mqd_t)-1;
 	log_init("supervisor", c->verbosity);
@@ -728,7 +683,7 @@ supervisor_run(struct conf *c, const struct overrides *ov)
 		on_timers(sp);
 	}
 out:
-	release_tty(sp);
+	pgroup_release(&sp->pg);
 	/* Our caller frees the config it gave us; a reload may have replaced it. */
 	if (sp->c_owned) {
 		conf_free(sp->c);
