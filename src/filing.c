@@ -136,7 +136,13 @@ taken(int dirfd, const char *stem, const char *suffix)
 	struct stat st;
 
 	snprintf(n, sizeof(n), "%s%s", stem, suffix);
-	return fstatat(dirfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
+	if (fstatat(dirfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	if (errno == ENOENT)
+		return 0;
+	/* Not known to be free: the name that cannot be taken is the safe one. */
+	log_warn("event=stem name=%s action=\"use NAME.~JOBID~\"", LQ(n));
+	return 1;
 }
 
 static void
