@@ -32,6 +32,7 @@ filing_init(struct filer *f, const struct conf *c, const struct spool *s,
 	f->sb = sb;
 	f->slot = slot;
 	f->bellfd = bellfd;
+	f->pid = (long)getpid();
 	f->v = calloc(FILING_BATCH, sizeof(*f->v));
 	if (f->v == NULL)
 		return -1;
@@ -188,7 +189,7 @@ has_records(const struct staged *e)
 }
 
 static void
-build_line(struct staged *e, const char *reason)
+build_line(const struct filer *f, struct staged *e, const char *reason)
 {
 	const char *dname = e->failed ? "failed" : "done";
 	char ts[40], qname[JQ_MAX], qfiled[JQ_MAX], qrec[JQ_MAX], path[NAME_MAX + 16];
@@ -203,7 +204,7 @@ build_line(struct staged *e, const char *reason)
 	n = snprintf(e->line, sizeof(e->line),
 	    "ts=%s job=%s name=%s outcome=%s attempts=%u dur_ms=%llu wait_ms=%lld worker=%ld "
 	    "filed=%s%s%s%s%s\n", ts, j->id, qname, dname, j->attempts,
-	    (unsigned long long)e->dur_ms, j->wait_ms, (long)getpid(), e->del ? "-" : qfiled,
+	    (unsigned long long)e->dur_ms, j->wait_ms, f->pid, e->del ? "-" : qfiled,
 	    e->del && has_records(e) ? " records=" : "", e->del && has_records(e) ? qrec : "",
 	    e->failed ? " reason=" : "", e->failed ? reason : "");
 	if (n < 0 || (size_t)n >= sizeof(e->line)) {
@@ -278,7 +279,7 @@ filing_stage(struct filer *f, struct job *j, int failed, const char *reason, uin
 	e->dur_ms = dur_ms;
 	snprintf(e->name, sizeof(e->name), "%s", e->j.name);
 	pick_stem(f, e);
-	build_line(e, reason ? reason : "");
+	build_line(f, e, reason ? reason : "");
 	return append(f, e);
 }
 

@@ -65,6 +65,7 @@ struct filer {
 	struct scoreboard  *sb;
 	int                 slot;	/* scoreboard slot, for the per-worker counts */
 	int                 bellfd;	/* rung when a job is deferred or let go */
+	long                pid;	/* the worker's, for worker= */
 	struct staged      *v;		/* FILING_BATCH of them */
 	size_t              n;
 	uint64_t            first_ms;	/* monotonic: the batch's first line */

@@ -41,6 +41,7 @@ struct worker {
 	struct sb_slot    *me;
 	unsigned           jobs;	/* jobs run, for max_jobs_per_worker */
 	uint64_t           signals_seen;	/* monotonic ms of the last look */
+	uint64_t           depth_seen;	/* ... at the queue's depth */
 	uid_t              uid;
 	gid_t              gid;
 	gid_t              groups[64];
@@ -582,7 +583,11 @@ serve(struct worker *w)
 				wait_for_work(w);
 			continue;
 		}
-		__atomic_store_n(&w->sb->hdr.queue_depth, queue_depth(w->q), __ATOMIC_RELAXED);
+		if (now - w->depth_seen >= SIGNAL_CHECK_MS) {
+			/* A gauge for status: a syscall per message would be too many. */
+			__atomic_store_n(&w->sb->hdr.queue_depth, queue_depth(w->q), __ATOMIC_RELAXED);
+			w->depth_seen = now;
+		}
 		if (type == QUEUE_MSG_PACKET)
 			take_packet(w, msg);
 		else if (type == QUEUE_MSG_JOB)
