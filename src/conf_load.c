@@ -22,6 +22,7 @@
 #include "conf_value.h"
 #include "conf_yaml.h"
 #include "strv.h"
+#include "suggest.h"
 #include "units.h"
 
 #define CONF_FILE_MAX   (1024 * 1024)   /* bytes of YAML we agree to read */
@@ -159,34 +160,67 @@ lookup(const char *section, const char *v, size_t vlen)
 	return -1;
 }
 
+/*
+ * The key meant by v in section, as a dotted path into buf: the same name in
+ * another section, else the nearest name of this one ("wrokers": "workers").
+ * NULL when nothing is near enough to be worth a guess.
+ */
+static const char *
+meant(const char *section, const char *v, char *buf, size_t len)
+{
+	size_t i, slen = section != NULL ? strlen(section) : 0;
+	const char *dot, *leaf;
+	struct suggest s;
+
+	for (i = 0; i < conf_nkeys; i++) {
+		dot = strrchr(conf_keys[i].path, '.');
+		if (strcmp(dot != NULL ? dot + 1 : conf_keys[i].path, v) == 0)
+			return conf_keys[i].path;
+	}
+	suggest_init(&s, v);
+	for (i = 0; i < conf_nkeys; i++) {
+		leaf = conf_keys[i].path;
+		if (section != NULL) {
+			if (strncmp(leaf, section, slen) != 0 || leaf[slen] != '.')
+				continue;
+			leaf += slen + 1;
+		} else if (strchr(leaf, '.') != NULL)
+			continue;
+		suggest_offer(&s, leaf);
+	}
+	if (s.best == NULL)
+		return NULL;
+	if (section == NULL)
+		return s.best;
+	snprintf(buf, len, "%s.%s", section, s.best);
+	return buf;
+}
+
 static int
 unknown_key(struct parser *p, const yaml_event_t *ev, const char *section)
 {
-	const char *v = (const char *)ev->data.scalar.value, *dot;
-	char q[QUOTE_BUF];
-	size_t i;
+	const char *v = (const char *)ev->data.scalar.value, *dot, *guess;
+	char q[QUOTE_BUF], g[QUOTE_BUF], path[2 * SUGGEST_MAX + 2], full[QUOTE_BUF + 64];
 
 	if (section == NULL && (dot = strchr(v, '.')) != NULL && conf_key_index(v) != -1)
 		return parser_fail(p, &ev->start_mark, "unknown key %s (write it nested: %.*s: on "
 		    "one line, %s: indented below it)", units_quote(q, sizeof(q), v),
 		    (int)(dot - v), v, dot + 1);
-	if (v[0] == '\0' || strlen(v) > 64 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
-	    strlen(v))
-		return parser_fail(p, &ev->start_mark,
-		    "unknown key %s%s%s", units_quote(q, sizeof(q), v),
-		    section != NULL ? " in " : "", section != NULL ? section : "");
-	/* The same name elsewhere is most likely what was meant. */
-	for (i = 0; i < conf_nkeys; i++) {
-		dot = strrchr(conf_keys[i].path, '.');
-		if (strcmp(dot != NULL ? dot + 1 : conf_keys[i].path, v) == 0)
-			return parser_fail(p, &ev->start_mark,
-			    "%s%s%s: unknown key (did you mean %s?)",
-			    section != NULL ? section : "", section != NULL ? "." : "", v,
-			    conf_keys[i].path);
+	/* Name it by its whole path, as the rest of the messages do. */
+	if (section != NULL && strlen(v) <= SUGGEST_MAX && strchr(v, '.') == NULL) {
+		snprintf(full, sizeof(full), "%s.%s", section, v);
+		units_quote(q, sizeof(q), full);
+	} else {
+		units_quote(q, sizeof(q), v);
 	}
-	return parser_fail(p, &ev->start_mark,
-	    "%s%s%s: unknown key", section != NULL ? section : "",
-	    section != NULL ? "." : "", v);
+	guess = v[0] != '\0' && strlen(v) <= SUGGEST_MAX ? meant(section, v, path, sizeof(path)) :
+	    NULL;
+	if (guess == NULL)
+		return parser_fail(p, &ev->start_mark, "unknown key %s%s%s", q,
+		    section != NULL && strchr(v, '.') != NULL ? " in " : "",
+		    section != NULL && strchr(v, '.') != NULL ? section : "");
+	return parser_fail(p, &ev->start_mark, "unknown key %s (did you mean %s?)", q,
+	    units_quote(g, sizeof(g), guess));
 }
 
 static int

@@ -16,6 +16,7 @@
 #include "conf_sources.h"
 #include "conf_value.h"
 #include "conf_yaml.h"
+#include "suggest.h"
 #include "units.h"
 
 #define SOURCES_MAX  64
@@ -240,12 +241,21 @@ parse_s3_keys(struct parser *p, struct conf_source *src, size_t idx)
 			    strlen(name) == ev.data.scalar.length)
 				break;
 		if (k == NS3KEYS) {
-			char q[QUOTE_BUF];
+			char q[QUOTE_BUF], g[QUOTE_BUF];
+			struct suggest sg;
 
-			parser_fail(p, &ev.start_mark,
-			    "sources[%zu].s3: unknown key %s (expected endpoint, "
-			    "region, bucket, prefix, poll, delete or credentials_file)", idx,
-			    units_quote(q, sizeof(q), name));
+			suggest_init(&sg, name);
+			for (k = 0; k < NS3KEYS; k++)
+				suggest_offer(&sg, s3_keys[k].path);
+			if (sg.best != NULL)
+				parser_fail(p, &ev.start_mark,
+				    "sources[%zu].s3: unknown key %s (did you mean %s?)", idx,
+				    units_quote(q, sizeof(q), name), units_quote(g, sizeof(g), sg.best));
+			else
+				parser_fail(p, &ev.start_mark,
+				    "sources[%zu].s3: unknown key %s (expected endpoint, "
+				    "region, bucket, prefix, poll, delete or credentials_file)", idx,
+				    units_quote(q, sizeof(q), name));
 			goto fail;
 		}
 		if (seen[k]) {

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "suggest.h"
 #include "units.h"
 
 #define KiB 1024ULL
@@ -506,14 +507,19 @@ static const struct {
 	{ "packet:\n  manifest_max_depth: 1025\n", 2, "packet.manifest_max_depth: 1025 is out of range" },
 	{ "packet:\n  manifest_max_nodes: 0\n", 2, "packet.manifest_max_nodes: 0 is out of range" },
 	/* unknown keys */
-	{ "colour: red\n", 1, "colour: unknown key" },
-	{ "spool: /x\ntimeout: 5s\n", 2, "timeout: unknown key (did you mean handler.timeout?)" },
-	{ "handler:\n  colour: red\n", 2, "handler.colour: unknown key" },
-	{ "handler:\n  max_bytes: 1\n", 2, "handler.max_bytes: unknown key (did you mean packet.max_bytes?)" },
-	{ "packet:\n  spool: /x\n", 2, "packet.spool: unknown key (did you mean spool?)" },
+	{ "colour: red\n", 1, "unknown key \"colour\"" },
+	{ "wrokers: 2\n", 1, "unknown key \"wrokers\" (did you mean \"workers\"?)" },
+	{ "spol: /x\n", 1, "unknown key \"spol\" (did you mean \"spool\"?)" },
+	{ "shutdown_grase: 1s\n", 1, "unknown key \"shutdown_grase\" (did you mean \"shutdown_grace\"?)" },
+	{ "spool: /x\ntimeout: 5s\n", 2, "unknown key \"timeout\" (did you mean \"handler.timeout\"?)" },
+	{ "handler:\n  colour: red\n", 2, "unknown key \"handler.colour\"" },
+	{ "handler:\n  retires: 2\n", 2, "unknown key \"handler.retires\" (did you mean \"handler.retries\"?)" },
+	{ "packet:\n  manifest_requird: no\n", 2, "(did you mean \"packet.manifest_required\"?)" },
+	{ "handler:\n  max_bytes: 1\n", 2, "unknown key \"handler.max_bytes\" (did you mean \"packet.max_bytes\"?)" },
+	{ "packet:\n  spool: /x\n", 2, "unknown key \"packet.spool\" (did you mean \"spool\"?)" },
 	{ "'a b': 1\n", 1, "unknown key \"a b\"" },
-	{ "Spool: /x\n", 1, "unknown key \"Spool\"" },
-	{ "handler:\n  'x\\ny': 1\n", 2, "unknown key \"x\\\\ny\" in handler" },
+	{ "Spool: /x\n", 1, "unknown key \"Spool\" (did you mean \"spool\"?)" },
+	{ "handler:\n  'x\\ny': 1\n", 2, "unknown key \"handler.x\\\\ny\"" },
 	{ "handler.timeout: 5s\n", 1, "unknown key \"handler.timeout\" (write it nested" },
 	{ "'': 1\n", 1, "unknown key \"\"" },
 	{ "? [a]\n: b\n", 1, "expected a key name, found a list" },
@@ -554,6 +560,37 @@ test_errors(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		fails_at(bad[i].yaml, bad[i].line, bad[i].text);
+}
+
+/* A guess only when it is near: whole messages, so that no guess can hide. */
+static void
+test_unknown_key_guess(void **state)
+{
+	static const struct {
+		const char *yaml, *err;
+	} t[] = {
+		{ "colour: red\n", "t.yml:1: unknown key \"colour\"" },
+		{ "handler:\n  colour: red\n", "t.yml:2: unknown key \"handler.colour\"" },
+		{ "wrokers: 2\n", "t.yml:1: unknown key \"wrokers\" (did you mean \"workers\"?)" },
+		{ "usr: x\n", "t.yml:1: unknown key \"usr\" (did you mean \"user\"?)" },
+		{ "xy: 1\n", "t.yml:1: unknown key \"xy\"" },
+		{ "handler:\n  tmeout: 1s\n",
+		  "t.yml:2: unknown key \"handler.tmeout\" (did you mean \"handler.timeout\"?)" },
+	};
+	struct conf c;
+	char err[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		assert_int_equal(load(&c, t[i].yaml, err, sizeof(err)), -1);
+		assert_string_equal(err, t[i].err);
+		conf_free(&c);
+	}
+	assert_int_equal(suggest_distance("wrokers", "workers"), 1);
+	assert_int_equal(suggest_distance("", "abc"), 3);
+	assert_int_equal(suggest_distance("kitten", "sitting"), 3);
+	assert_int_equal(suggest_distance("ca", "abc"), 3);	/* OSA: no edit of a swapped pair */
 }
 
 /* Whatever came before the error stays freeable; nothing leaks (ASan). */
@@ -1157,6 +1194,7 @@ main(void)
 		cmocka_unit_test(test_user_null),
 		cmocka_unit_test(test_workers_auto),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_unknown_key_guess),
 		cmocka_unit_test(test_error_after_values),
 		cmocka_unit_test(test_error_quoting),
 		cmocka_unit_test(test_durations),

@@ -173,7 +173,9 @@ test_errors(void **state)
 	fails_at("sources:\n  - s3: {bucket: b, endpoint: \"http://h\"}\n    s3: {}\n", 3,
 	    "one source per item");
 	fails_at("sources:\n  - s3:\n      bucket: b\n      buckett: c\n", 4,
-	    "sources[0].s3: unknown key \"buckett\"");
+	    "sources[0].s3: unknown key \"buckett\" (did you mean \"bucket\"?)");
+	fails_at("sources:\n  - s3:\n      colour: red\n", 3,
+	    "sources[0].s3: unknown key \"colour\" (expected endpoint, region");
 	fails_at("sources:\n  - s3:\n      bucket: b\n      bucket: c\n", 4,
 	    "sources[0].s3.bucket: duplicate key (first given at line 3)");
 	fails_at("sources:\n  - s3:\n      endpoint: http://h/path\n", 3, "no path");
