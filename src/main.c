@@ -1,5 +1,6 @@
-/* ingestd: command line, then the supervisor. */
+/* ingestd: the command line, then the supervisor, a check or a command. */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <locale.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "cli_check.h"
 #include "conf.h"
 #include "status.h"
 #include "supervisor.h"
@@ -19,26 +21,42 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: ingestd [-c FILE] [-d SPOOL] [-w WORKERS] [-v | -q]\n"
-	    "       ingestd -t [-c FILE] [-d SPOOL] [-w WORKERS]\n"
+	    "       ingestd -t | -T [-c FILE] [-d SPOOL] [-w WORKERS]\n"
 	    "       ingestd status [-c FILE | -d SPOOL] [--json]\n"
-	    "       ingestd -V | -h\n"
+	    "       ingestd -V | --version | -h | --help\n"
 	    "  -c FILE     configuration file (YAML; default: built-in settings)\n"
 	    "  -d SPOOL    spool directory (overrides `spool:`)\n"
 	    "  -w WORKERS  number of worker processes (overrides `workers:`)\n"
 	    "  -v / -q     more / less logging\n"
-	    "  -t          check the configuration, print the effective settings, exit\n"
-	    "  -V          print the version\n");
+	    "  -t          check the configuration, its user, handler and spool; say OK or why not\n"
+	    "  -T          the same, then print the effective settings\n"
+	    "  -V          print the version\n"
+	    "Commands take --help. See ingestd(8) and ingestd.yml(5).\n");
 }
+
+/* The commands: each reads the spool, none needs the daemon. */
+static const struct {
+	const char *name;
+	int       (*main)(int, char **);
+} commands[] = {
+	{ "status", status_main },
+};
 
 int
 main(int argc, char *argv[])
 {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct overrides ov;
 	struct conf c;
 	char err[PATH_MAX + 512], abs[PATH_MAX], cwd[PATH_MAX], *end;
 	const char *file = NULL, *spool = NULL;
 	long workers = 0;
 	int ch, test = 0, verbosity = 0;
+	size_t i;
 
 	/* runit starts us in the C locale; archive names are UTF-8 all the same. */
 	if (setlocale(LC_CTYPE, "C.UTF-8") == NULL)
@@ -56,23 +74,23 @@ main(int argc, char *argv[])
 		static const int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGUSR1,
 		    SIGUSR2, SIGTTIN, SIGTTOU };
 		sigset_t set;
-		size_t i;
 
 		sigemptyset(&set);
 		for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 			sigaddset(&set, sigs[i]);
-		if (argc > 1 && strcmp(argv[1], "status") == 0) {
-			/* A command, not the daemon: ^C must work as anywhere else. */
-			sigprocmask(SIG_UNBLOCK, &set, NULL);
-			return status_main(argc - 1, argv + 1);
-		}
+		for (i = 0; argc > 1 && i < sizeof(commands) / sizeof(commands[0]); i++)
+			if (strcmp(argv[1], commands[i].name) == 0) {
+				/* A command, not the daemon: ^C must work as anywhere else. */
+				sigprocmask(SIG_UNBLOCK, &set, NULL);
+				return commands[i].main(argc - 1, argv + 1);
+			}
 		sigprocmask(SIG_BLOCK, &set, NULL);
 	}
 	/* libarchive converts every entry's time with mktime(); without TZ glibc
 	 * stats /etc/localtime each time. Handlers get their own environment. */
 	if (getenv("TZ") == NULL)
 		(void)setenv("TZ", ":/etc/localtime", 0);
-	while ((ch = getopt(argc, argv, "c:d:w:vqtVh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:d:w:vqtTVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;
@@ -96,6 +114,9 @@ main(int argc, char *argv[])
 			break;
 		case 't':
 			test = 1;
+			break;
+		case 'T':
+			test = 2;
 			break;
 		case 'V':
 			printf("ingestd %s\n", INGESTD_VERSION);
@@ -126,19 +147,16 @@ main(int argc, char *argv[])
 		}
 		ov.spool = abs;
 	}
-	if (supervisor_load_config(file, &ov, &c, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s\n", err);
-		return EX_CONFIG;
-	}
 	if (test) {
 		sigset_t all;
 
 		sigfillset(&all);
 		sigprocmask(SIG_UNBLOCK, &all, NULL);
-		conf_print(&c, stdout);
-		fprintf(stderr, "%s: configuration OK\n", c.file ? c.file : "(built-in defaults)");
-		conf_free(&c);
-		return 0;
+		return cli_check_main(file, &ov, test == 2);
+	}
+	if (supervisor_load_config(file, &ov, &c, err, sizeof(err)) == -1) {
+		cli_config_error(file, err);
+		return EX_CONFIG;
 	}
 	ch = supervisor_run(&c, &ov);
 	conf_free(&c);

@@ -10,6 +10,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "cli_spool.h"
 #include "conf.h"
 #include "job.h"
 #include "json.h"
@@ -374,17 +375,19 @@ status_main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *file = NULL, *spool = NULL;
-	char err[PATH_MAX + 512], pid[32] = "";
+	char pid[32] = "";
 	const struct scoreboard *sb;
 	struct deferred_list dl;
 	struct conf c;
 	int ch, json = 0, dirfd, inboxfd, lockfd, rc;
 	long backlog;
 
-	while ((ch = getopt_long(argc, argv, "c:d:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:d:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;
@@ -395,28 +398,23 @@ status_main(int argc, char *argv[])
 		case 'j':
 			json = 1;
 			break;
+		case 'h':
+			printf("usage: ingestd status [-c FILE | -d SPOOL] [--json]\n"
+			    "What the daemon running on the spool is doing; see ingestd(8) STATUS.\n");
+			return 0;
+		case 'V':
+			printf("ingestd %s\n", INGESTD_VERSION);
+			return 0;
 		default:
 			fprintf(stderr, "usage: ingestd status [-c FILE | -d SPOOL] [--json]\n");
 			return EX_USAGE;
 		}
 	}
-	if (conf_defaults(&c) == -1)
-		return EX_OSERR;
-	if (spool == NULL) {
-		if (file == NULL && access(CONF_DEFAULT_PATH, R_OK) == 0)
-			file = CONF_DEFAULT_PATH;
-		if (file != NULL && conf_load(&c, file, err, sizeof(err)) == -1) {
-			fprintf(stderr, "%s\n", err);
-			conf_free(&c);
-			return EX_CONFIG;
-		}
-		spool = c.spool;
-	}
-	dirfd = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd == -1) {
-		fprintf(stderr, "ingestd: cannot open spool %s: %s\n", spool, strerror(errno));
+	if ((rc = cli_spool_find(file, spool, &c, &spool)) != 0)
+		return rc;
+	if ((dirfd = cli_spool_open(spool, &rc)) == -1) {
 		conf_free(&c);
-		return errno == EACCES ? EX_NOPERM : EX_NOINPUT;
+		return rc;
 	}
 	/* The daemon holds an exclusive flock; if ours succeeds, nobody is running. */
 	lockfd = openat(dirfd, SPOOL_LOCK_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

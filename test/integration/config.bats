@@ -82,7 +82,7 @@ conf_error() {
 	conf_error 2
 }
 
-@test "-t on a good config exits 0 and prints the effective settings, which load again" {
+@test "-T on a good config exits 0 and prints the effective settings, which load again" {
 	write_conf workers=3 settle=750ms shutdown_grace=4s
 	conf_add <<-EOF
 	handler:
@@ -90,7 +90,7 @@ conf_error() {
 	  timeout: 90s
 	  retries: 4
 	EOF
-	run_ingestd -t -c "$CONF"
+	run_ingestd -T -c "$CONF"
 	[ "$status" -eq 0 ] || fail "status $status: $stderr"
 	grep -qE '^workers: *3$' <<<"$output" || fail "workers: 3 not in: $output"
 	grep -qF "$SPOOL" <<<"$output" || fail "spool not in: $output"
@@ -99,7 +99,7 @@ conf_error() {
 	# what -t prints is a config ingestd accepts, with the same settings
 	echo "$output" >"$T/printed.yml"
 	local first=$output
-	run_ingestd -t -c "$T/printed.yml"
+	run_ingestd -T -c "$T/printed.yml"
 	[ "$status" -eq 0 ] || fail "the printed settings do not load: $stderr"
 	[ "$(grep -v "^#" <<<"$output")" = "$(grep -v "^#" <<<"$first")" ] ||
 	    fail "a second round trip differs: $(diff <(echo "$first") <(echo "$output"))"
@@ -109,7 +109,7 @@ conf_error() {
 
 @test "with no config file at all the built-in defaults apply" {
 	[ ! -e /etc/ingestd/ingestd.yml ] || skip "/etc/ingestd/ingestd.yml exists on this machine"
-	run_ingestd -t
+	run_ingestd -T
 	[ "$status" -eq 0 ] || fail "status $status: $stderr"
 	grep -qE "^workers: *$(nproc)\$" <<<"$output" || fail "default workers is not the CPU count ($(nproc)): $output"
 	grep -qE '^settle: *2s$' <<<"$output" || fail "default settle is not 2s: $output"
@@ -139,6 +139,145 @@ conf_error() {
 	[ "$status" -eq 0 ]
 	[[ "$output$stderr" == *-c* && "$output$stderr" == *-d* && "$output$stderr" == *-w* ]] ||
 	    fail "-h: $output $stderr"
+}
+
+@test "--help and --version, GNU style: on stdout, exit 0, for the daemon and every command" {
+	local cmd
+	run_ingestd --version
+	[ "$status" -eq 0 ] || fail "--version: status $status: $stderr"
+	[[ $output =~ ^ingestd\ [0-9]+\.[0-9]+ ]] || fail "--version: $output"
+	[ -z "$stderr" ] || fail "--version wrote to stderr: $stderr"
+	run_ingestd --help
+	[ "$status" -eq 0 ] || fail "--help: status $status: $stderr"
+	[[ $output == usage:* && $output == *-T* && $output == *status* ]] || fail "--help: $output"
+	[ -z "$stderr" ] || fail "--help wrote to stderr: $stderr"
+	for cmd in status; do
+		run_ingestd "$cmd" --help
+		[ "$status" -eq 0 ] || fail "$cmd --help: status $status: $stderr"
+		[[ $output == *"usage: ingestd $cmd"* ]] || fail "$cmd --help: $output"
+		run_ingestd "$cmd" --version
+		[ "$status" -eq 0 ] || fail "$cmd --version: status $status: $stderr"
+		[[ $output =~ ^ingestd\ [0-9]+\.[0-9]+ ]] || fail "$cmd --version: $output"
+	done
+	run_ingestd --no-such-option
+	[ "$status" -eq 64 ] || fail "--no-such-option: status $status"
+}
+
+@test "-t says FILE: configuration OK in one line, checks nothing into being, and -T prints the settings" {
+	write_conf
+	run_ingestd -t -c "$CONF"
+	[ "$status" -eq 0 ] || fail "status $status: $stderr"
+	[ "$output" = "$CONF: configuration OK" ] || fail "stdout: $output"
+	[ -z "$stderr" ] || fail "stderr: $stderr"
+	[ ! -e "$SPOOL" ] || fail "-t created the spool"
+	run_ingestd -T -c "$CONF"
+	[ "$status" -eq 0 ] || fail "-T: status $status: $stderr"
+	grep -qE '^workers: *2$' <<<"$output" || fail "-T: $output"
+}
+
+@test "a misspelt top-level key suggests the nearest valid one" {
+	cat >"$CONF" <<-EOF
+	spool: $SPOOL
+	wrokers: 2
+	EOF
+	run_ingestd -t -c "$CONF"
+	conf_error 2
+	[[ $stderr == *'unknown key \"wrokers\" (did you mean \"workers\"?)'* ]] || fail "stderr: $stderr"
+	run_ingestd -c "$CONF"
+	conf_error 2
+	[[ $stderr == *'did you mean \"workers\"?'* ]] || fail "stderr: $stderr"
+}
+
+@test "config errors: one logfmt line (file=, line=, error=) for a log, FILE:LINE: reason on a terminal" {
+	command -v script >/dev/null || skip "no script(1) to give ingestd a terminal"
+	cat >"$CONF" <<-EOF
+	spool: $SPOOL
+	handler:
+	  retries: lots
+	EOF
+	run_ingestd -c "$CONF"
+	[ "$status" -eq 78 ] || fail "status $status"
+	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ] || fail "more than one line: $stderr"
+	[[ $stderr == "level=fatal event=config file=$CONF line=3 error=\"$CONF:3: handler.retries: "* ]] ||
+	    fail "not logfmt: $stderr"
+	run_ingestd -t -c "$CONF"
+	[[ $stderr == "level=fatal event=config file=$CONF line=3 error="* ]] || fail "-t: $stderr"
+	# a terminal gets the line as a person reads it
+	run script -qec "$INGESTD -t -c $CONF" /dev/null
+	[ "$status" -eq 78 ] || fail "on a tty: status $status: $output"
+	[[ $output == "$CONF:3: handler.retries: "* ]] || fail "on a tty: $output"
+}
+
+# as_root_of USER: the test needs root to check as another user.
+need_root_and() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root, to check as another user"
+	id "$1" >/dev/null 2>&1 || skip "no user $1"
+}
+
+@test "-t: a handler program that does not exist, or that the service user may not run, is named" {
+	need_root_and nobody
+	local d
+	d=$(mktemp -d /tmp/ingestd-it.XXXXXX)
+	EXTRA_DIRS+=("$d")
+	chmod 755 "$d"
+	printf '#!/bin/sh\nexit 0\n' >"$d/h.sh"
+	chmod 700 "$d/h.sh"
+	mkdir "$d/spool"
+	chown nobody "$d/spool"
+	write_conf spool="$d/spool"
+	sed -i '/^allow_root:/d' "$CONF"
+	conf_add <<-EOF
+	user: nobody
+	handler:
+	  command: [$d/h.sh, "{path}"]
+	EOF
+	chmod 644 "$CONF"
+	run_ingestd -t -c "$CONF"
+	[ "$status" -eq 78 ] || fail "root-only handler: status $status: $output $stderr"
+	[[ $stderr == *"handler.command: $d/h.sh is not executable by user nobody\""* ]] ||
+	    fail "root-only handler: $stderr"
+	chmod 755 "$d/h.sh"
+	run_ingestd -t -c "$CONF"
+	[ "$status" -eq 0 ] || fail "runnable handler: status $status: $stderr"
+	sed -i "s|$d/h.sh|no-such-handler-$TAG|" "$CONF"
+	run_ingestd -t -c "$CONF"
+	[ "$status" -eq 78 ] || fail "missing handler: status $status: $stderr"
+	[[ $stderr == *"program no-such-handler-$TAG not found in PATH"* ]] || fail "missing: $stderr"
+	[[ $stderr == *" line=10 "* ]] || fail "not at the line of handler.command: $stderr"
+	sed -i "s|no-such-handler-$TAG|true|" "$CONF"
+	run_ingestd -t -c "$CONF"
+	[ "$status" -eq 0 ] || fail "true, found in PATH: status $status: $stderr"
+}
+
+@test "-t: a spool the service user can neither write nor create is an error; nothing is created" {
+	need_root_and nobody
+	local d
+	d=$(mktemp -d /tmp/ingestd-it.XXXXXX)
+	EXTRA_DIRS+=("$d")
+	chmod 755 "$d"
+	mkdir -p "$d/ro/spool" "$d/closed"
+	chmod 755 "$d/ro" "$d/ro/spool"
+	chmod 700 "$d/closed"
+	CONF=$d/a.yml SPOOL=$d/ro/spool write_conf
+	CONF=$d/b.yml SPOOL=$d/ro/new/deeper/spool write_conf
+	CONF=$d/c.yml SPOOL=$d/closed/spool write_conf
+	local f
+	for f in a b c; do sed -i '/^allow_root:/d' "$d/$f.yml"; echo "user: nobody" >>"$d/$f.yml"; done
+	run_ingestd -t -c "$d/a.yml"
+	[ "$status" -eq 78 ] || fail "read-only spool: status $status: $stderr"
+	[[ $stderr == *"spool: $d/ro/spool is not writable by user nobody\""* ]] || fail "a: $stderr"
+	run_ingestd -t -c "$d/b.yml"
+	[ "$status" -eq 78 ] || fail "uncreatable spool: status $status: $stderr"
+	[[ $stderr == *"spool: $d/ro/new/deeper/spool cannot be created: $d/ro is not writable by user nobody\""* ]] ||
+	    fail "b: $stderr"
+	[ ! -e "$d/ro/new" ] || fail "-t created $d/ro/new"
+	run_ingestd -t -c "$d/c.yml"
+	[ "$status" -eq 78 ] || fail "spool under a closed directory: status $status: $stderr"
+	[[ $stderr == *"$d/closed"* ]] || fail "c: $stderr"
+	chown nobody "$d/ro"
+	run_ingestd -t -c "$d/b.yml"
+	[ "$status" -eq 0 ] || fail "creatable once $d/ro is nobody's: status $status: $stderr"
+	[ ! -e "$d/ro/new" ] || fail "-t created $d/ro/new"
 }
 
 @test "-d and -w override the config file" {
