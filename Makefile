@@ -133,7 +133,7 @@ integration:
 # The edit-build-test loop, about a minute: the unit tests and the suites of
 # the daemon's own paths against the sanitized binary. No package, fuzz,
 # chaos, remote, privilege or supervision suites: make check is the gate.
-QUICK_SUITES = core signals inbox filing config handler hostile
+QUICK_SUITES = core signals inbox filing config handler hostile failures
 quick:
 	$(MAKE) unit
 	$(MAKE) SANITIZE=1 build-asan/ingestd

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "cli_check.h"
+#include "cli_failed.h"
+#include "cli_retry.h"
 #include "conf.h"
 #include "status.h"
 #include "supervisor.h"
@@ -23,6 +25,9 @@ usage(FILE *fp)
 	    "usage: ingestd [-c FILE] [-d SPOOL] [-w WORKERS] [-v | -q]\n"
 	    "       ingestd -t | -T [-c FILE] [-d SPOOL] [-w WORKERS]\n"
 	    "       ingestd status [-c FILE | -d SPOOL] [--json]\n"
+	    "       ingestd failed [-c FILE | -d SPOOL] [--json]\n"
+	    "       ingestd show [-c FILE | -d SPOOL] NAME\n"
+	    "       ingestd retry [-c FILE | -d SPOOL] [--reason GLOB] NAME... | --all\n"
 	    "       ingestd -V | --version | -h | --help\n"
 	    "  -c FILE     configuration file (YAML; default: built-in settings)\n"
 	    "  -d SPOOL    spool directory (overrides `spool:`)\n"
@@ -40,6 +45,9 @@ static const struct {
 	int       (*main)(int, char **);
 } commands[] = {
 	{ "status", status_main },
+	{ "failed", cli_failed_main },
+	{ "show", cli_show_main },
+	{ "retry", cli_retry_main },
 };
 
 int

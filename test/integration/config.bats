@@ -149,9 +149,9 @@ conf_error() {
 	[ -z "$stderr" ] || fail "--version wrote to stderr: $stderr"
 	run_ingestd --help
 	[ "$status" -eq 0 ] || fail "--help: status $status: $stderr"
-	[[ $output == usage:* && $output == *-T* && $output == *status* ]] || fail "--help: $output"
+	[[ $output == usage:* && $output == *-T* && $output == *retry* ]] || fail "--help: $output"
 	[ -z "$stderr" ] || fail "--help wrote to stderr: $stderr"
-	for cmd in status; do
+	for cmd in status failed show retry; do
 		run_ingestd "$cmd" --help
 		[ "$status" -eq 0 ] || fail "$cmd --help: status $status: $stderr"
 		[[ $output == *"usage: ingestd $cmd"* ]] || fail "$cmd --help: $output"
