@@ -105,6 +105,7 @@ run: deps
 	$(MAKE) ingestd
 	@mkdir -p spool/inbox
 	@echo "ingestd: drop packets into $(CURDIR)/spool/inbox (e.g. cp x.zip spool/inbox/);"
+	@echo "ingestd: the demo handler's output shows here and in spool/done/NAME.log;"
 	@echo "ingestd: results appear in spool/done and spool/failed; Ctrl-C stops."
 	./ingestd -c etc/demo.yml -d $(CURDIR)/spool
 

@@ -1177,7 +1177,8 @@ test_demo_config(void **state)
 	assert_int_equal(c.workers, 2);
 	assert_int_equal(c.settle_ms, 1000);
 	assert_strv(&c.handler.command, 4, "sh", "-c",
-	    "echo \"demo handler: $INGEST_NAME in $INGEST_DIR\"; ls -la \"$INGEST_DIR\"", "demo");
+	    "out=$(echo \"demo handler: $INGEST_NAME in $INGEST_DIR\"; ls -la \"$INGEST_DIR\"); "
+	    "printf \"%s\\n\" \"$out\"; (printf \"%s\\n\" \"$out\" >/dev/tty) 2>/dev/null; exit 0", "demo");
 	assert_int_equal(c.packet.manifest_required, 0);
 	conf_free(&c);
 }
