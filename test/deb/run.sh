@@ -3,8 +3,8 @@
 # with `make deb`, lint it, install it, check its systemd unit statically
 # (systemd-analyze verify and security: CI has no systemd as PID 1), run it
 # under a PRIVATE runsvdir (never the system's), deliver packets, stop and
-# start it with sv, remove it (data stays), purge it (nothing stays). Safe to
-# run twice in a row: a leftover
+# start it with sv, remove it (data stays), purge it (the daemon's state goes,
+# packets stay; an empty spool goes). Safe to run twice in a row: a leftover
 # installation is purged first. Exits 0 only if every step passed, after
 # printing "N passed, N failed".
 #
@@ -338,8 +338,8 @@ check "the packaged config passes ingestd -t as user ingestd" \
     chpst -u ingestd:ingestd /usr/sbin/ingestd -t -c "$CONF"
 check "ingestd(8) and ingestd.yml(5) are installed" \
     test -f /usr/share/man/man8/ingestd.8.gz -a -f /usr/share/man/man5/ingestd.yml.5.gz
-check "README.Debian says which service to use" \
-    grep -q "Two service definitions" /usr/share/doc/ingestd/README.Debian
+check "README.Debian says which service to use and what purge keeps" \
+    grep -q "keeps the packets" /usr/share/doc/ingestd/README.Debian
 check "the runit service is installed in /etc/sv/ingestd" \
     test -x /etc/sv/ingestd/run -a -x /etc/sv/ingestd/finish -a -x /etc/sv/ingestd/log/run
 
@@ -479,15 +479,33 @@ check "... keeps the user, the config and the log" sh -c '
     getent passwd ingestd >/dev/null && test -f "$1" -a -s "$2/current"' sh "$CONF" "$LOGDIR"
 stop_runsvdir
 
-# --- 9. purge removes everything ------------------------------------------------------
+# --- 9. purge removes the state, keeps the packets ------------------------------------
 
 out=$(dpkg --purge ingestd 2>&1)
 check "dpkg --purge succeeds without warnings" eval \
     '! known && ! grep -qiE "warning|error|not empty" <<<"$out" || { echo "$out"; false; }'
 for path in /usr/sbin/ingestd /usr/libexec/ingestd /etc/ingestd /etc/sv/ingestd /etc/runit/runsvdir/default/ingestd \
-    "$SPOOL" "$LOGDIR" /usr/share/man/man8/ingestd.8.gz /usr/share/doc/ingestd; do
+    "$UNIT" /etc/systemd/system/multi-user.target.wants/ingestd.service \
+    "$LOGDIR" /usr/share/man/man8/ingestd.8.gz /usr/share/doc/ingestd \
+    "$SPOOL/journal" "$SPOOL/work" "$SPOOL/defer" "$SPOOL/scoreboard" "$SPOOL/ingestd.lock" "$SPOOL/failed"; do
 	check "... removes $path" test ! -e "$path" -a ! -L "$path"
 done
+check "... keeps the packets in done/ and the spool that holds them" \
+    test -f "$SPOOL/done/t1.zip" -a -f "$SPOOL/done/t3.zip" -a -f "$SPOOL/done/t1.zip.json"
+check "... and says so on stderr" grep -q "ingestd: purge kept the packets in $SPOOL/done" <<<"$out"
 check "... removes user and group ingestd" sh -c '! getent passwd ingestd && ! getent group ingestd'
+
+# An empty spool, as the daemon leaves it with nothing filed, goes entirely.
+rm -rf "$SPOOL"
+out=$(dpkg -i "$DEB" 2>&1)
+if installed; then
+	for d in inbox work defer done failed; do chpst -u ingestd:ingestd mkdir "$SPOOL/$d"; done
+	chpst -u ingestd:ingestd touch "$SPOOL/journal" "$SPOOL/ingestd.lock" "$SPOOL/scoreboard"
+	out=$(dpkg --purge ingestd 2>&1)
+	check "purge of a spool without packets removes it, silently" eval \
+	    'test ! -e "$SPOOL" && ! grep -q "purge kept" <<<"$out" || { echo "$out"; ls -la "$SPOOL"; false; }'
+else
+	not_ok "dpkg -i installs it again, for the empty-spool purge" "$out"
+fi
 
 finish
