@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
@@ -63,23 +64,61 @@ move_records(struct retry *r, const char *stem, const char *id, int undo, size_t
 	return 0;
 }
 
+/*
+ * Hold the journal shared, as the daemon's appends do, so that a rotation
+ * (which holds it exclusive, then renames it to journal.1) never finds our
+ * line after it declared the old file final: when the file we hold is no
+ * longer the one named journal, move on to the new one.
+ */
+static int
+hold_current(struct retry *r)
+{
+	struct stat a, b;
+	int fd;
+
+	for (;;) {
+		if (flock(r->jl.fd, LOCK_SH) == -1)
+			return -1;
+		if (fstat(r->jl.fd, &a) == 0 && fstatat(r->dirfd, JOURNAL_FILE, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			return 0;
+		(void)flock(r->jl.fd, LOCK_UN);
+		fd = openat(r->dirfd, JOURNAL_FILE, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+		if (fd == -1)
+			return -1;
+		close(r->jl.fd);
+		r->jl.fd = fd;
+		if (r->jl.rw >= 0) {
+			close(r->jl.rw);
+			r->jl.rw = -1;
+		}
+	}
+}
+
 /* The journal's word on it: one line, appended and synced; a reader that counts jobs skips it. */
 static void
 journal_retried(struct retry *r, const char *name, const char *stem, const char *id)
 {
 	char ts[40], line[JOURNAL_LINE_MAX], from[NAME_MAX + 16], rec[NAME_MAX + 48];
 	off_t at, upto;
-	int n;
+	int n, rc, e;
 
 	journal_timestamp(ts, sizeof(ts));
 	snprintf(from, sizeof(from), "failed/%s", stem);
 	snprintf(rec, sizeof(rec), "failed/%s" FAILURES_RETRIED "%s", stem, id);
 	n = snprintf(line, sizeof(line), "ts=%s event=retried name=%s from=%s records=%s\n", ts,
 	    LQ(name), LQ(from), LQ(rec));
-	if (n < 0 || (size_t)n >= sizeof(line) ||
-	    journal_append(&r->jl, line, (size_t)n, &at) == -1 || journal_sync(&r->jl, &upto) == -1)
-		fprintf(stderr, "ingestd: %s/journal: the retried line of %s: %s\n", r->spool,
-		    LQ(name), strerror(errno));
+	if (n < 0 || (size_t)n >= sizeof(line) || hold_current(r) == -1)
+		goto fail;
+	rc = journal_append(&r->jl, line, (size_t)n, &at);
+	e = errno;
+	(void)flock(r->jl.fd, LOCK_UN);
+	errno = e;
+	if (rc == 0 && journal_sync(&r->jl, &upto) == 0)
+		return;
+fail:
+	fprintf(stderr, "ingestd: %s/journal: the retried line of %s: %s\n", r->spool,
+	    LQ(name), strerror(errno));
 }
 
 /* Put one failure back. 0, or an exit status with the reason on stderr. */
@@ -159,6 +198,7 @@ open_dirs(struct retry *r)
 	 */
 	r->jl.dirfd = r->dirfd;
 	r->jl.rw = -1;
+	r->jl.gen = NULL;	/* rotations are seen by inode instead: hold_current() */
 	r->jl.fd = openat(r->dirfd, JOURNAL_FILE, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 	if (r->jl.fd == -1) {
 		fprintf(stderr, "ingestd: cannot open %s/%s for writing: %s\n", r->spool,
