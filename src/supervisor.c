@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -547,6 +548,28 @@ next_timeout(const struct sup *sp)
 
 /* --- start-up ------------------------------------------------------------------ */
 
+/*
+ * Why the daemon cannot start, said once: as a sentence on a terminal, else
+ * as one logfmt line for the log a service manager collects.
+ */
+static void start_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+start_error(const char *fmt, ...)
+{
+	char msg[PATH_MAX + 512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "ingestd: %s\n", msg);
+	else
+		fprintf(stderr, "level=fatal role=supervisor pid=%ld event=start error=%s\n",
+		    (long)getpid(), LQ(msg));
+}
+
 static int
 open_queue(struct sup *sp)
 {
@@ -555,7 +578,7 @@ open_queue(struct sup *sp)
 	queue_name(sp->s.path, sp->qname, sizeof(sp->qname));
 	sp->q = queue_create(sp->qname, &sp->qdepth, why, sizeof(why));
 	if (sp->q == (mqd_t)-1) {
-		fprintf(stderr, "ingestd: cannot create message queue: %s\n", why);
+		start_error("cannot create message queue: %s", why);
 		return EX_OSERR;
 	}
 	sp->sb->hdr.queue_max = sp->qdepth;
@@ -585,8 +608,7 @@ setup(struct sup *sp)
 	int rc;
 
 	if (pgroup_own(&sp->pg) == -1) {
-		fprintf(stderr, "ingestd: cannot lead a process group of its own: %s\n",
-		    strerror(errno));
+		start_error("cannot lead a process group of its own: %s", strerror(errno));
 		return EX_OSERR;
 	}
 	sp->self = getpid();
@@ -597,13 +619,12 @@ setup(struct sup *sp)
 	if (rc == 0 && (rc = spool_open(&sp->s, sp->c->spool, sp->c->fsync, err, sizeof(err))) == 0)
 		rc = spool_lock(&sp->s, err, sizeof(err));
 	if (rc != 0) {
-		fprintf(stderr, "ingestd: %s\n", err);
+		start_error("%s", err);
 		return rc;
 	}
 	sp->sb = sb_create(sp->s.dirfd);
 	if (sp->sb == NULL) {
-		fprintf(stderr, "ingestd: cannot create %s/%s: %s\n", sp->s.path, SB_FILE,
-		    strerror(errno));
+		start_error("cannot create %s/%s: %s", sp->s.path, SB_FILE, strerror(errno));
 		return EX_CANTCREAT;
 	}
 	if ((rc = open_queue(sp)) != 0)
@@ -611,7 +632,7 @@ setup(struct sup *sp)
 	if (pipe2(sp->bell, O_NONBLOCK | O_CLOEXEC) == -1 ||
 	    pipe2(sp->ready, O_NONBLOCK | O_CLOEXEC) == -1 ||
 	    handoff_init(&sp->ho, &sp->s, sp->q, sp->sb) == -1) {
-		fprintf(stderr, "ingestd: %s\n", strerror(errno));
+		start_error("%s", strerror(errno));
 		return EX_OSERR;
 	}
 	sync_journal(sp);

@@ -201,6 +201,10 @@ os.close(os.open(d + "/DCIM.zip", os.O_CREAT | os.O_WRONLY, 0o640))' "$SPOOL/don
 	[ "$status" -eq 75 ] || fail "second daemon: status $status, stderr: $stderr"
 	[[ $stderr == *"$SPOOL"* ]] || fail "message does not name the spool: $stderr"
 	grep -qiE 'another|already|running|locked|in use' <<<"$stderr" || fail "unclear message: $stderr"
+	# stderr is not a terminal here, so the reason is one logfmt line for the service's log
+	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ] || fail "more than one line: $stderr"
+	[[ $stderr == "level=fatal role=supervisor pid="*" event=start error=\""*'"' ]] ||
+	    fail "not logfmt: $stderr"
 	# the same with the spool given by -d
 	run_ingestd -c "$CONF" -d "$SPOOL"
 	[ "$status" -eq 75 ] || fail "second daemon with -d: status $status, stderr: $stderr"
