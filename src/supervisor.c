@@ -581,6 +581,12 @@ open_queue(struct sup *sp)
 		start_error("cannot create message queue: %s", why);
 		return EX_OSERR;
 	}
+	/*
+	 * Every process that uses the queue is forked from us and inherits the
+	 * descriptor, so the name has done its work: without it a daemon killed
+	 * by SIGKILL leaves no queue behind to count against RLIMIT_MSGQUEUE.
+	 */
+	(void)mq_unlink(sp->qname);
 	sp->sb->hdr.queue_max = sp->qdepth;
 	log_info("event=queue name=%s depth=%ld msgsize=%d limit=%s", sp->qname, sp->qdepth,
 	    QUEUE_MSGSIZE, LQ(why));
