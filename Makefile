@@ -41,7 +41,7 @@ BUILD_DEPS = gcc make pkg-config libarchive-dev libyaml-dev libcurl4-openssl-dev
 TEST_DEPS  = $(BUILD_DEPS) clang libclang-rt-14-dev libcmocka-dev bats runit mandoc \
              zip unzip python3 libarchive-tools cppcheck clang-tidy inotify-tools \
              debhelper dh-runit lintian dpkg-dev fakeroot procps psmisc adduser systemd man-db \
-             nginx-light curl nodejs jq xfsprogs strace
+             nginx-light curl nodejs jq xfsprogs strace ceph-mon ceph-osd radosgw
 SUDO       = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all run check quick deps deps-test unit unit-asan integration asan lint mancheck \
