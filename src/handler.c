@@ -134,6 +134,17 @@ still_has_children(void)
 	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 || errno != ECHILD;
 }
 
+/*
+ * Has pid exited? *si says how, but the zombie is left in place (WNOWAIT) so
+ * that its pid, and its group's id, stay pinned until the group is killed.
+ */
+static int
+exited_unreaped(pid_t pid, siginfo_t *si)
+{
+	memset(si, 0, sizeof(*si));
+	return waitid(P_PID, (id_t)pid, si, WEXITED | WNOHANG | WNOWAIT) == 0 && si->si_pid == pid;
+}
+
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void __attribute__((noreturn))
 child(const struct handler_ctx *h, pid_t parent, int outfd, int errfd)
@@ -170,7 +181,8 @@ int
 handler_run(const struct handler_ctx *h, struct handler_result *r)
 {
 	struct outlog o;
-	int outp[2], errp[2], pidfd = -1, status = 0, eof = 0, exited = 0, e;
+	int outp[2], errp[2], pidfd = -1, eof = 0, exited = 0, e;
+	siginfo_t si;
 	uint64_t start, deadline;
 	pid_t pid, self = getpid();
 	ssize_t n;
@@ -256,25 +268,27 @@ handler_run(const struct handler_ctx *h, struct handler_result *r)
 			r->how = HANDLER_ABANDONED;
 			break;
 		}
-		if (ipid < 0 || (pfd[ipid].revents & POLLIN)) {
-			pid_t w = waitpid(pid, &status, ipid < 0 ? WNOHANG : 0);
-
-			if (w == pid)
-				exited = 1;
-		}
+		if ((ipid < 0 || (pfd[ipid].revents & POLLIN)) && exited_unreaped(pid, &si))
+			exited = 1;
 		if (!exited && deadline && mono_ms() >= deadline) {
 			r->how = HANDLER_TIMEOUT;
 			break;
 		}
 	}
-	if (!exited) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-	} else if (WIFSIGNALED(status)) {
+	/*
+	 * The handler is not reaped yet, alive or a zombie: its pid, which is its
+	 * group's id, cannot have been reused, so the group is still the one it
+	 * made. Once reaped, a group that emptied (its members setsid()'d away)
+	 * frees the id for anyone: the tree walk below finds those by parentage.
+	 */
+	(void)kill(pid, SIGKILL);
+	(void)killpg(pid, SIGKILL);
+	(void)waitpid(pid, NULL, 0);
+	if (exited && si.si_code == CLD_EXITED) {
+		r->code = si.si_status;
+	} else if (exited) {
 		r->how = HANDLER_SIGNALED;
-		r->code = WTERMSIG(status);
-	} else {
-		r->code = WEXITSTATUS(status);
+		r->code = si.si_status;
 	}
 	r->dur_ms = mono_ms() - start;
 	/*
@@ -282,7 +296,7 @@ handler_run(const struct handler_ctx *h, struct handler_result *r)
 	 * are a subreaper, so all of it is our children by now: with none left,
 	 * the walk of /proc (the costliest step of a short job) is skipped.
 	 */
-	if (still_has_children() && proctree_kill(self, pid, NULL, 0, 1, 2000) > 0)
+	if (still_has_children() && proctree_kill(self, 0, NULL, 0, 1, 2000) > 0)
 		log_debug("event=handler_cleanup pid=%ld", (long)pid);
 	if (pidfd >= 0)
 		close(pidfd);

@@ -124,6 +124,27 @@ load helpers
 	stop_daemon
 }
 
+@test "a grandchild that setsid()s and outlives a handler that exited 0 is killed; the packet is done" {
+	write_conf
+	handler_script escape >/dev/null <<-'EOF'
+	# the subshell exits at once: its child is the handler's grandchild
+	( setsid sleep 1000 & echo $! >"$T/out/gc.tmp"; mv "$T/out/gc.tmp" "$T/out/gc" ) &
+	while [ ! -e "$T/out/gc" ]; do sleep 0.01; done
+	exit 0
+	EOF
+	use_handler escape
+	start_daemon
+	drop esc.zip
+	wait_for filed esc.zip
+	[ -e "$SPOOL/done/esc.zip" ] || fail "not done: $(ls "$SPOOL/failed")"
+	local gc
+	gc=$(cat "$T/out/gc")
+	[ "$(ps -o sid= -p "$gc" 2>/dev/null | tr -d ' ')" = "$gc" ] || ! alive "$gc" ||
+	    fail "the grandchild did not setsid"
+	wait_until 5 none_alive "$gc" || fail "still alive: $(ps -o pid=,ppid=,sid=,args= -p "$gc")"
+	stop_daemon
+}
+
 @test "the handler's environment holds only INGEST_*, PATH and the handler.env names; cwd, stdin and fds are clean" {
 	write_conf
 	handler_script envdump >/dev/null <<-'EOF'
