@@ -65,7 +65,8 @@ conf_defaults(struct conf *c)
 	c->notify.retries = 5;
 	c->notify.backoff_ms = SEC;
 	if ((c->spool = strdup("/var/spool/ingestd")) == NULL ||
-	    (c->packet.manifest = strdup("data_info.yml")) == NULL)
+	    (c->packet.manifest = strdup("data_info.yml")) == NULL ||
+	    (c->metrics_mode = strdup("0640")) == NULL)
 		goto fail;
 	for (i = 0; i < sizeof(ignore) / sizeof(ignore[0]); i++)
 		if (strv_push(&c->ignore, ignore[i]) == -1)

@@ -109,6 +109,7 @@ struct conf {
 	unsigned    max_jobs_per_worker;	/* 0: no limit */
 	char       *metrics_file;		/* NULL: none */
 	uint64_t    metrics_interval_ms;
+	char       *metrics_mode;		/* octal text, checked: "0640" */
 	uint64_t    journal_max;		/* rotate the journal at this size; 0: never */
 	unsigned    journal_keep;		/* rotated journals kept */
 	struct conf_handler handler;

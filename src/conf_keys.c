@@ -10,6 +10,7 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@ static int check_command(const char *, size_t, char *, size_t);
 static int check_env_name(const char *, size_t, char *, size_t);
 static int check_file_name(const char *, size_t, char *, size_t);
 static int check_nonempty(const char *, size_t, char *, size_t);
+static int check_file_mode(const char *, size_t, char *, size_t);
 
 static const char *const plain_names[] = { "fail", "pass", NULL };
 static const char *const links_names[] = { "refuse", "inside", NULL };
@@ -64,6 +66,7 @@ const struct key conf_keys[] = {
 	KEY("max_jobs_per_worker",   K_UINT, max_jobs_per_worker, RANGE(0, UINT32_MAX)),
 	KEY("metrics_file",          K_STR,  metrics_file, .flags = KF_NULL, .check = check_spool),
 	KEY("metrics_interval",      K_DUR,  metrics_interval_ms, RANGE(SEC, HOUR)),
+	KEY("metrics_mode",          K_STR,  metrics_mode, .check = check_file_mode),
 	KEY("journal_max",           K_SIZE, journal_max, RANGE(0, TiB)),
 	KEY("journal_keep",          K_UINT, journal_keep, RANGE(1, 1000)),
 	SECTION("retention"),
@@ -230,6 +233,25 @@ check_file_name(const char *v, size_t idx, char *why, size_t len)
 	if (name_is_valid(v))
 		return 0;
 	snprintf(why, len, "%s is not a file name (no '/', not . or .., 1 to 255 bytes)",
+	    units_quote(q, sizeof(q), v));
+	return -1;
+}
+
+/*
+ * A file's permissions in octal, as chmod(1) takes them: read and write bits
+ * only. An executable or set-id metrics file is never what was meant.
+ */
+static int
+check_file_mode(const char *v, size_t idx, char *why, size_t len)
+{
+	char q[QUOTE_BUF];
+	size_t n = strspn(v, "01234567");
+
+	(void)idx;
+	if (n >= 3 && n <= 4 && v[n] == '\0' && (n == 3 || v[0] == '0') &&
+	    (strtoul(v, NULL, 8) & ~0666UL) == 0)
+		return 0;
+	snprintf(why, len, "%s is not a file mode (octal, read and write bits only, e.g. 0640)",
 	    units_quote(q, sizeof(q), v));
 	return -1;
 }

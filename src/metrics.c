@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -118,6 +119,13 @@ int
 metrics_write(const char *path, const struct scoreboard *sb, const struct spool *s, mqd_t q,
     const struct strv *ignore)
 {
+	return metrics_write_mode(path, METRICS_MODE_DEFAULT, sb, s, q, ignore);
+}
+
+int
+metrics_write_mode(const char *path, mode_t mode, const struct scoreboard *sb,
+    const struct spool *s, mqd_t q, const struct strv *ignore)
+{
 	char tmp[PATH_MAX];
 	FILE *fp;
 	int fd, e;
@@ -126,11 +134,17 @@ metrics_write(const char *path, const struct scoreboard *sb, const struct spool 
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd == -1)
 		return -1;
-	/* Counters, not secrets: node_exporter runs as another user. */
-	(void)fchmod(fd, 0644);
+	/* The umask (027) would take 0644's other-read away: the mode is the admin's word. */
+	if (fchmod(fd, mode) == -1) {
+		e = errno;
+		close(fd);
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
 	fp = fdopen(fd, "w");
 	if (fp == NULL) {
 		e = errno;
@@ -154,4 +168,17 @@ metrics_write(const char *path, const struct scoreboard *sb, const struct spool 
 		return -1;
 	}
 	return 0;
+}
+
+mode_t
+metrics_mode_of(const char *octal)
+{
+	char *end;
+	unsigned long m;
+
+	if (octal == NULL)
+		return METRICS_MODE_DEFAULT;
+	m = strtoul(octal, &end, 8);
+	return *octal != '\0' && *end == '\0' && (m & ~0666UL) == 0 ? (mode_t)m :
+	    METRICS_MODE_DEFAULT;
 }

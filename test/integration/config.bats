@@ -346,3 +346,22 @@ as_nobody() {
 	[ ! -e "$d/sub/spool" ]
 	chmod -R u+w "$d"
 }
+
+@test "metrics_mode: the metrics file is 0640 by default, whatever was there; a bad mode is a config error" {
+	write_conf
+	conf_add <<-EOF
+	metrics_file: $T/metrics.prom
+	metrics_interval: 1s
+	EOF
+	# an older daemon's 0644 file is replaced by one of the configured mode
+	echo old >"$T/metrics.prom"
+	chmod 0644 "$T/metrics.prom"
+	start_daemon
+	wait_for metric_is "$T/metrics.prom" ingestd_workers 2
+	[ "$(stat -c %a "$T/metrics.prom")" = 640 ] || fail "mode $(stat -c %a "$T/metrics.prom")"
+	stop_daemon
+	echo 'metrics_mode: 0755' >>"$CONF"
+	run_ingestd -t -c "$CONF"
+	conf_error "$(wc -l <"$CONF")"
+	[[ $stderr == *"is not a file mode"* ]] || fail "stderr: $stderr"
+}

@@ -129,6 +129,7 @@ assert_conf_equal(const struct conf *a, const struct conf *b)
 	assert_int_equal(a->packet.manifest_max_bytes, b->packet.manifest_max_bytes);
 	assert_int_equal(a->packet.manifest_max_depth, b->packet.manifest_max_depth);
 	assert_int_equal(a->packet.manifest_max_nodes, b->packet.manifest_max_nodes);
+	assert_true(str_equal(a->metrics_mode, b->metrics_mode));
 }
 
 static char *
@@ -560,6 +561,34 @@ test_errors(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		fails_at(bad[i].yaml, bad[i].line, bad[i].text);
+}
+
+/* metrics_mode: octal read and write bits, plain or quoted; 0640 by default. */
+static void
+test_metrics_mode(void **state)
+{
+	static const char *const bad[] = {
+		"0755", "0744", "4644", "1640", "06440", "64", "0o644", "0x1a4", "abc", "\"\"",
+		"-644", "0648",
+	};
+	struct conf c;
+	char yaml[64];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(conf_defaults(&c), 0);
+	assert_string_equal(c.metrics_mode, "0640");
+	conf_free(&c);
+	loads(&c, "metrics_mode: 0644\n");
+	assert_string_equal(c.metrics_mode, "0644");
+	conf_free(&c);
+	loads(&c, "metrics_mode: \"600\"\n");
+	assert_string_equal(c.metrics_mode, "600");
+	conf_free(&c);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(yaml, sizeof(yaml), "metrics_mode: %s\n", bad[i]);
+		fails_at(yaml, 1, "is not a file mode (octal, read and write bits only, e.g. 0640)");
+	}
 }
 
 /* A guess only when it is near: whole messages, so that no guess can hide. */
@@ -1195,6 +1224,7 @@ main(void)
 		cmocka_unit_test(test_user_null),
 		cmocka_unit_test(test_workers_auto),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_metrics_mode),
 		cmocka_unit_test(test_unknown_key_guess),
 		cmocka_unit_test(test_error_after_values),
 		cmocka_unit_test(test_error_quoting),
