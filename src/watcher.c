@@ -60,12 +60,12 @@ send_name(struct watcher *w, const char *name)
 {
 	/* Blocks while the queue is full: that is the back-pressure. */
 	if (queue_send(w->q, QUEUE_MSG_PACKET, name) == -1) {
-		log_warn("event=queue_send name=%s", name);
+		log_warn("event=queue_send name=%s", LQ(name));
 		return;
 	}
 	w->sent++;
 	__atomic_store_n(&w->sb->hdr.queue_depth, queue_depth(w->q), __ATOMIC_RELAXED);
-	log_debug("event=queued name=%s", name);
+	log_debug("event=queued name=%s", LQ(name));
 }
 
 static struct pending *
@@ -144,7 +144,7 @@ scan(struct watcher *w, const char *why)
 	w->rescan = 0;
 	fd = openat(w->s->inboxfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
-		log_warn("event=scan path=%s", w->inbox);
+		log_warn("event=scan path=%s", LQ(w->inbox));
 		if (fd >= 0)
 			close(fd);
 		w->rescan = 1;
@@ -154,7 +154,7 @@ scan(struct watcher *w, const char *why)
 		if (wanted(w, de->d_name))
 			consider(w, de->d_name, de->d_type);
 	closedir(d);
-	log_info("event=scan why=%s queued=%llu pending=%zu", why, w->sent - before, w->npend);
+	log_info("event=scan why=%s queued=%llu pending=%zu", LQ(why), w->sent - before, w->npend);
 }
 
 static void
@@ -258,9 +258,9 @@ watcher_main(const struct conf *c, const struct spool *s, mqd_t q, int readyfd, 
 		sigprocmask(SIG_SETMASK, &none, NULL);
 	}
 	if (!inotifytools_initialize())
-		fatalx("event=inotify_init error=\"%s\"", strerror(inotifytools_error()));
+		fatalx("event=inotify_init error=%s", LQ(strerror(inotifytools_error())));
 	if (!inotifytools_watch_file(w.inbox, mask))
-		fatalx("event=watch path=%s error=\"%s\"", w.inbox, strerror(inotifytools_error()));
+		fatalx("event=watch path=%s error=%s", LQ(w.inbox), LQ(strerror(inotifytools_error())));
 	/* From here on every drop is seen, by the scan or by an event. */
 	(void)!write(readyfd, "R", 1);
 	close(readyfd);
@@ -275,7 +275,7 @@ watcher_main(const struct conf *c, const struct spool *s, mqd_t q, int readyfd, 
 			int e = inotifytools_error();
 
 			if (e != 0 && e != EINTR)
-				fatalx("event=inotify_read error=\"%s\"", strerror(e));
+				fatalx("event=inotify_read error=%s", LQ(strerror(e)));
 		} else if (ev->mask & IN_Q_OVERFLOW) {
 			w.overflows++;
 			__atomic_add_fetch(&w.sb->hdr.overflows, 1, __ATOMIC_RELAXED);
@@ -283,7 +283,7 @@ watcher_main(const struct conf *c, const struct spool *s, mqd_t q, int readyfd, 
 			w.rescan = 1;
 		} else if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED)) {
 			/* The supervisor restarts us; a new watcher sets a new watch. */
-			log_warnx("event=inbox_gone path=%s mask=0x%x", w.inbox, ev->mask);
+			log_warnx("event=inbox_gone path=%s mask=0x%x", LQ(w.inbox), ev->mask);
 			exit(EX_OSERR);
 		} else if (ev->len > 0 && (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) &&
 		    strcmp(ev->name, WATCHER_RESCAN_NAME) == 0) {

@@ -287,7 +287,7 @@ run_fetch(struct worker *w, struct job *j, uint64_t start)
 	} else {
 		__atomic_add_fetch(&w->sb->hdr.retried, 1, __ATOMIC_RELAXED);
 		log_info("event=retry job=%s name=%s attempt=%u reason=%s", j->id, LQ(j->name),
-		    j->attempts, reason);
+		    j->attempts, LQ(reason));
 		defer(w, j, j->attempts, "fetch");
 	}
 }
@@ -363,7 +363,7 @@ run_job(struct worker *w, struct job *j)
 	if (rc != PACKET_OK) {
 		/* The system's fault (a full disk...): never the packet's. */
 		log_warnx("event=prepare_retry job=%s name=%s reason=%s", j->id, LQ(j->name),
-		    reason);
+		    LQ(reason));
 		defer(w, j, ++j->ftries, "prepare");
 		return;
 	}
