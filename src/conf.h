@@ -106,6 +106,7 @@ struct conf {
 	int         fsync;          /* 1: make every filing durable */
 	char       *user;           /* drop to this user when started as root */
 	int         allow_root;
+	int         log_time;		/* LOG_TIME_* (log.h): auto, on, off */
 	unsigned    max_jobs_per_worker;	/* 0: no limit */
 	char       *metrics_file;		/* NULL: none */
 	uint64_t    metrics_interval_ms;

@@ -16,6 +16,7 @@
 
 #include "conf.h"
 #include "conf_keys.h"
+#include "log.h"
 #include "names.h"
 #include "template.h"
 #include "units.h"
@@ -38,6 +39,8 @@ static const char *const plain_names[] = { "fail", "pass", NULL };
 static const char *const links_names[] = { "refuse", "inside", NULL };
 static const char *const on_success_names[] = { "archive", "delete", NULL };
 static const char *const protocol_names[] = { "http", "https", NULL };
+/* In the order of log.h's LOG_TIME_*. */
+static const char *const log_time_names[] = { "auto", "on", "off", NULL };
 static const char *const format_names[] = {
 	"zip", "tar", "7zip", "cpio", "iso9660", "rar", "rar5", "xar", "lha", "cab",
 	"warc", "ar", NULL
@@ -47,6 +50,7 @@ static const char *const format_names[] = {
 _Static_assert(sizeof(enum packet_plain) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum packet_links) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum packet_on_success) == sizeof(int), "enum size");
+_Static_assert(LOG_TIME_AUTO == 0 && LOG_TIME_ON == 1 && LOG_TIME_OFF == 2, "log_time_names");
 #define KEY(p, t, member, ...) { .path = (p), .type = (t),			\
 	.off = offsetof(struct conf, member),					\
 	.size = sizeof(((struct conf *)0)->member), __VA_ARGS__ }
@@ -63,6 +67,7 @@ const struct key conf_keys[] = {
 	KEY("fsync",                 K_BOOL, fsync),
 	KEY("user",                  K_STR,  user, .flags = KF_NULL, .check = check_user),
 	KEY("allow_root",            K_BOOL, allow_root),
+	KEY("log_time",              K_ENUM, log_time, .names = log_time_names),
 	KEY("max_jobs_per_worker",   K_UINT, max_jobs_per_worker, RANGE(0, UINT32_MAX)),
 	KEY("metrics_file",          K_STR,  metrics_file, .flags = KF_NULL, .check = check_spool),
 	KEY("metrics_interval",      K_DUR,  metrics_interval_ms, RANGE(SEC, HOUR)),

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -11,6 +12,8 @@
 /* Per process: each role (supervisor, watcher, worker) sets its own tag. */
 static const char *log_role = "ingestd";
 static int log_verbosity;
+static int log_time_mode = LOG_TIME_AUTO;
+static int log_stamp = -1;	/* -1: not decided yet (isatty once, not per line) */
 
 void
 log_init(const char *role, int verbosity)
@@ -23,6 +26,33 @@ void
 log_set_role(const char *role)
 {
 	log_role = role;
+}
+
+void
+log_set_time(int mode)
+{
+	log_time_mode = mode;
+	log_stamp = -1;
+}
+
+/* "time=2026-12-02T13:54:11.123Z ": RFC 3339, UTC, milliseconds. */
+static int
+stamp(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	if (log_stamp == -1)
+		log_stamp = log_time_mode == LOG_TIME_ON ||
+		    (log_time_mode == LOG_TIME_AUTO && isatty(STDERR_FILENO));
+	if (!log_stamp || clock_gettime(CLOCK_REALTIME, &ts) == -1 ||
+	    gmtime_r(&ts.tv_sec, &tm) == NULL)
+		return 0;
+	n = strftime(buf, len, "time=%Y-%m-%dT%H:%M:%S", &tm);
+	if (n == 0)
+		return 0;
+	return (int)n + snprintf(buf + n, len - n, ".%03ldZ ", ts.tv_nsec / 1000000);
 }
 
 /*
@@ -67,8 +97,9 @@ log_emit(const char *level, int with_errno, int saved_errno, const char *fmt, va
 	char line[4096];
 	int n, m;
 
-	n = snprintf(line, sizeof(line), "level=%s role=%s pid=%ld ", level, log_role,
-	    (long)getpid());
+	n = stamp(line, 64);
+	n += snprintf(line + n, sizeof(line) - (size_t)n, "level=%s role=%s pid=%ld ", level,
+	    log_role, (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);

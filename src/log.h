@@ -1,6 +1,7 @@
 /*
  * Logging: one line per event on stderr, logfmt, so a person can grep it and
  * svlogd can timestamp it. log_warn appends strerror(errno); the x forms do not.
+ * Each line: [time=RFC3339] level= role= pid= then the event's own keys.
  */
 #ifndef INGESTD_LOG_H
 #define INGESTD_LOG_H
@@ -10,6 +11,14 @@
 /* -1 quiet (warnings only), 0 info, 1 debug */
 void log_init(const char *role, int verbosity);
 void log_set_role(const char *role);
+
+/*
+ * The config's log_time (the order of its names: auto, on, off). auto, the
+ * default until this is called, stamps lines only when stderr is a terminal:
+ * svlogd -tt and journald add their own time.
+ */
+enum { LOG_TIME_AUTO, LOG_TIME_ON, LOG_TIME_OFF };
+void log_set_time(int mode);
 
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -365,3 +365,12 @@ as_nobody() {
 	conf_error "$(wc -l <"$CONF")"
 	[[ $stderr == *"is not a file mode"* ]] || fail "stderr: $stderr"
 }
+
+@test "log_time: auto (the default) leaves the time to svlogd or journald when stderr is not a terminal" {
+	write_conf
+	start_daemon
+	stop_daemon
+	grep -q 'event=ready' "$LOG" || fail "no ready line: $(cat "$LOG")"
+	! grep -v '^level=' "$LOG" | grep -q . || fail "a line not starting with level=: $(grep -v '^level=' "$LOG")"
+	! grep -q 'time=' "$LOG" || fail "time= on a log file: $(grep 'time=' "$LOG" | head -3)"
+}

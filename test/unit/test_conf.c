@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "log.h"
 #include "suggest.h"
 #include "units.h"
 
@@ -130,6 +131,7 @@ assert_conf_equal(const struct conf *a, const struct conf *b)
 	assert_int_equal(a->packet.manifest_max_depth, b->packet.manifest_max_depth);
 	assert_int_equal(a->packet.manifest_max_nodes, b->packet.manifest_max_nodes);
 	assert_true(str_equal(a->metrics_mode, b->metrics_mode));
+	assert_int_equal(a->log_time, b->log_time);
 }
 
 static char *
@@ -561,6 +563,29 @@ test_errors(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		fails_at(bad[i].yaml, bad[i].line, bad[i].text);
+}
+
+/* log_time: auto (the default), on, off; YAML 1.1's other booleans are not its words. */
+static void
+test_log_time(void **state)
+{
+	struct conf c;
+
+	(void)state;
+	assert_int_equal(conf_defaults(&c), 0);
+	assert_int_equal(c.log_time, LOG_TIME_AUTO);
+	conf_free(&c);
+	loads(&c, "log_time: on\n");
+	assert_int_equal(c.log_time, LOG_TIME_ON);
+	conf_free(&c);
+	loads(&c, "log_time: off\n");
+	assert_int_equal(c.log_time, LOG_TIME_OFF);
+	conf_free(&c);
+	loads(&c, "log_time: auto\n");
+	assert_int_equal(c.log_time, LOG_TIME_AUTO);
+	conf_free(&c);
+	fails_at("spool: /a\nlog_time: yes\n", 2, "invalid value \"yes\" (expected auto, on or off)");
+	fails_at("log_time: true\n", 1, "invalid value \"true\"");
 }
 
 /* metrics_mode: octal read and write bits, plain or quoted; 0640 by default. */
@@ -1225,6 +1250,7 @@ main(void)
 		cmocka_unit_test(test_workers_auto),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_metrics_mode),
+		cmocka_unit_test(test_log_time),
 		cmocka_unit_test(test_unknown_key_guess),
 		cmocka_unit_test(test_error_after_values),
 		cmocka_unit_test(test_error_quoting),
