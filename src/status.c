@@ -14,6 +14,7 @@
 #include "conf.h"
 #include "job.h"
 #include "json.h"
+#include "log.h"
 #include "metrics.h"
 #include "queue.h"
 #include "scoreboard.h"
@@ -42,6 +43,25 @@ field(char *dst, const char *src, size_t len)
 	memcpy(dst, src, len);
 	dst[len - 1] = '\0';
 }
+
+/*
+ * Seconds from then to now. The scoreboard is a file: a torn or corrupt one
+ * may hold any number, and a difference that overflows is no age at all.
+ */
+static long long
+secs_since(int64_t now, int64_t then)
+{
+	int64_t d;
+
+	return __builtin_sub_overflow(now, then, &d) ? 0 : (long long)(d / 1000);
+}
+
+/*
+ * A packet name or job id for the terminal: quoted and escaped as in the
+ * log, so that a name holding a newline or an escape sequence is shown, not
+ * obeyed.
+ */
+#define SHOW(s) log_quote((char[4 * 256 + 3]){ 0 }, 4 * 256 + 3, (s))
 
 /* What status shows of the jobs in defer/ at most (their count is always whole). */
 #define DEFERRED_SHOWN 1000
@@ -144,14 +164,14 @@ print_deferred_text(const struct deferred_list *dl, int64_t now)
 
 	printf("deferred: %zu", dl->total);
 	if (dl->n > 0)
-		printf(", the first due in %llds", (long long)(dl->v[0].due_ms - now) / 1000);
+		printf(", the first due in %llds", secs_since(dl->v[0].due_ms, now));
 	printf("\n");
 	if (dl->n == 0)
 		return;
 	printf("  %-17s %-9s %-8s %s\n", "JOB", "DUE_IN_S", "ATTEMPTS", "PACKET");
 	for (i = 0; i < dl->n && i < 20; i++)
-		printf("  %-17s %-9lld %-8u %s\n", dl->v[i].id, (long long)(dl->v[i].due_ms - now) / 1000,
-		    dl->v[i].attempts, dl->v[i].name[0] ? dl->v[i].name : "-");
+		printf("  %-17s %-9lld %-8u %s\n", dl->v[i].id, secs_since(dl->v[i].due_ms, now),
+		    dl->v[i].attempts, dl->v[i].name[0] ? SHOW(dl->v[i].name) : "-");
 	if (dl->total > 20)
 		printf("  ... and %zu more\n", dl->total - 20);
 }
@@ -174,8 +194,8 @@ print_stuck_text(const struct scoreboard *sb, int64_t now)
 		if (__atomic_load_n(&e->hash, __ATOMIC_ACQUIRE) == 0)
 			continue;
 		field(name, e->name, sizeof(name));
-		printf("  %-7lld %-6u %-24s %s\n", (long long)(now - e->first_ms) / 1000, e->count,
-		    strerror(e->error), name);
+		printf("  %-7lld %-6u %-24s %s\n", secs_since(now, e->first_ms), e->count,
+		    strerror(e->error), SHOW(name));
 	}
 }
 
@@ -190,7 +210,7 @@ print_text(const struct scoreboard *sb, const char *spool, long backlog, int64_t
 		if (sb->slot[i].pid && sb->slot[i].role == SB_ROLE_WORKER)
 			workers++;
 	printf("ingestd on %s: pid %d, up %llds, generation %u\n", spool, h->supervisor_pid,
-	    (long long)(now - h->started_ms) / 1000, h->generation);
+	    secs_since(now, h->started_ms), h->generation);
 	printf("queue: %lld waiting, size %lld\n", (long long)h->queue_depth,
 	    (long long)h->queue_max);
 	printf("inbox: %ld waiting\n", backlog);
@@ -207,9 +227,10 @@ print_text(const struct scoreboard *sb, const char *spool, long backlog, int64_t
 		field(job, s->job, sizeof(job));
 		field(name, s->name, sizeof(name));
 		printf("  %-5zu %-8d %-9s %-6lld %-8llu %-8llu %-17s %s\n", i, s->pid,
-		    s->retiring ? (busy ? "busy,ret" : "retiring") : state_name(s->state), busy ? (long long)(now - s->job_started_ms) / 1000 : 0LL,
+		    s->retiring ? (busy ? "busy,ret" : "retiring") : state_name(s->state),
+		    busy ? secs_since(now, s->job_started_ms) : 0LL,
 		    (unsigned long long)s->jobs_done, (unsigned long long)s->jobs_failed,
-		    busy && job[0] ? job : "-", busy && name[0] ? name : "-");
+		    busy && job[0] ? SHOW(job) : "-", busy && name[0] ? SHOW(name) : "-");
 	}
 	printf("totals: done %llu, failed %llu, retried %llu, restarted %llu, crashed %llu, "
 	    "inotify overflows %llu\n", (unsigned long long)h->done, (unsigned long long)h->failed,
@@ -259,7 +280,7 @@ deferred_json(struct json *j, const struct deferred_list *dl, int64_t now)
 		jstr(j, "job", dl->v[i].id, 1);
 		jstr(j, "packet", dl->v[i].name[0] ? dl->v[i].name : NULL, 1);
 		jnum(j, "due_ms", dl->v[i].due_ms, 1);
-		jnum(j, "due_in_s", (dl->v[i].due_ms - now) / 1000, 1);
+		jnum(j, "due_in_s", secs_since(dl->v[i].due_ms, now), 1);
 		jnum(j, "attempts", dl->v[i].attempts, 0);
 		json_raw(j, "}", 1);
 	}
@@ -285,7 +306,7 @@ stuck_json(struct json *j, const struct scoreboard *sb, int64_t now)
 		jstr(j, "packet", name, 1);
 		jstr(j, "error", strerror(e->error), 1);
 		jnum(j, "tries", e->count, 1);
-		jnum(j, "since_s", (now - e->first_ms) / 1000, 0);
+		jnum(j, "since_s", secs_since(now, e->first_ms), 0);
 		json_raw(j, "}", 1);
 	}
 	json_raw(j, "],", 2);
@@ -307,7 +328,7 @@ print_json(const struct scoreboard *sb, const char *spool, long backlog, int64_t
 	json_string(&j, spool, strlen(spool));
 	json_raw(&j, ",", 1);
 	jnum(&j, "pid", h->supervisor_pid, 1);
-	jnum(&j, "uptime_s", (now - h->started_ms) / 1000, 1);
+	jnum(&j, "uptime_s", secs_since(now, h->started_ms), 1);
 	jnum(&j, "generation", h->generation, 1);
 	json_raw(&j, "\"queue\":{", 9);
 	jnum(&j, "depth", h->queue_depth, 1);
@@ -345,7 +366,7 @@ print_json(const struct scoreboard *sb, const char *spool, long backlog, int64_t
 		else
 			json_raw(&j, "null", 4);
 		json_raw(&j, ",", 1);
-		jnum(&j, "seconds", busy ? (now - s->job_started_ms) / 1000 : 0, 1);
+		jnum(&j, "seconds", busy ? secs_since(now, s->job_started_ms) : 0, 1);
 		jnum(&j, "generation", s->generation, 1);
 		json_raw(&j, s->retiring ? "\"retiring\":true," : "\"retiring\":false,", s->retiring ? 16 : 17);
 		jnum(&j, "jobs_done", (long long)s->jobs_done, 1);
