@@ -320,7 +320,7 @@ handler_reason(const struct handler_result *r, uint64_t timeout_ms, char *buf, s
 		snprintf(buf, len, "exit status=%d", r->code);
 		break;
 	case HANDLER_SIGNALED:
-		snprintf(buf, len, "signal signal=%d name=%s", r->code,
+		snprintf(buf, len, "signal signal=%d signame=%s", r->code,
 		    log_quote(q, sizeof(q), sigabbrev_np(r->code) ? sigabbrev_np(r->code) : "?"));
 		break;
 	case HANDLER_TIMEOUT:

@@ -89,6 +89,61 @@ load helpers
 	stop_daemon
 }
 
+# repeated_keys FILE: the lines of FILE (logfmt) that hold a key twice, and why.
+repeated_keys() {
+	"$PY" - "$1" <<-'PY'
+	import re, sys
+	tok = re.compile(r'\s*([^\s="]+)(?:=("(?:[^"\\]|\\.)*"|[^\s"]*))?')
+	bad = 0
+	for n, line in enumerate(open(sys.argv[1], errors='replace'), 1):
+	    seen, pos, line = set(), 0, line.rstrip('\n')
+	    while pos < len(line):
+	        m = tok.match(line, pos)
+	        if not m or m.end() == pos:
+	            break
+	        pos = m.end()
+	        if m.group(2) is None:
+	            continue
+	        if m.group(1) in seen:
+	            print('%d: %s twice: %s' % (n, m.group(1), line))
+	            bad = 1
+	        seen.add(m.group(1))
+	sys.exit(bad)
+	PY
+}
+
+@test "log lines: a failed packet at warn, a done one at info, no line holds a key twice (a real run)" {
+	write_conf
+	handler_script mixed >/dev/null <<-'EOF'
+	case $INGEST_NAME in
+	bad*) exit 3 ;;
+	sig*) kill -KILL $$ ;;
+	esac
+	exit 0
+	EOF
+	use_handler mixed "retries: 0"
+	# -v: the debug lines too
+	start_daemon -v
+	drop good.zip
+	drop bad.zip
+	drop sig.zip
+	wait_for all_finished
+	stop_daemon
+	grep -q '^level=warn .*event=failed .*name=bad.zip ' "$LOG" ||
+	    fail "bad.zip not at warn: $(grep bad.zip "$LOG")"
+	grep -q '^level=warn .*event=failed .*name=sig.zip .*signame=KILL' "$LOG" ||
+	    fail "sig.zip not at warn: $(grep sig.zip "$LOG")"
+	grep -q '^level=info .*event=done .*name=good.zip ' "$LOG" || fail "good.zip: $(grep good.zip "$LOG")"
+	! grep -q '^level=info .*event=failed' "$LOG" || fail "a failure at info: $(grep 'event=failed' "$LOG")"
+	grep -q 'event=spawn child_role=worker child_pid=' "$LOG" || fail "no spawn line: $(head "$LOG")"
+	run repeated_keys "$LOG"
+	[ "$status" -eq 0 ] || fail "keys repeated: $output"
+	# the checker itself sees a repeat
+	echo 'level=info role=supervisor pid=1 event=spawn role=watcher pid="2"' >"$T/planted.log"
+	run repeated_keys "$T/planted.log"
+	[ "$status" -eq 1 ] && [[ $output == *"role twice"* ]] || fail "planted repeat not found: $output"
+}
+
 @test "handler.timeout: failed with reason=timeout, the handler and every process it started are killed" {
 	write_conf workers=2
 	handler_script slow >/dev/null <<-'EOF'
