@@ -83,6 +83,7 @@ SAFE = [
     r'ch->ops\.name\(.*\)',           # children.c's way to the same table
     r'role',
     r'job_state_name\(.*\)',
+    r'proctree_method\(\)',          # "pidfd" or "pid"
     # a job id: 16 hex digits made by job.c, checked by job_is_id() wherever
     # one comes in (queue hints, work/ and defer/ entries)
     r'(?:[a-z]+(?:->|\.))*id',
