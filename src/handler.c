@@ -283,6 +283,9 @@ handler_run(const struct handler_ctx *h, struct handler_result *r)
 	 */
 	(void)kill(pid, SIGKILL);
 	(void)killpg(pid, SIGKILL);
+	/* poll failed (how still EXITED): what our kill made of it is the outcome */
+	if (!exited && r->how == HANDLER_EXITED)
+		exited = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) == 0;
 	(void)waitpid(pid, NULL, 0);
 	if (exited && si.si_code == CLD_EXITED) {
 		r->code = si.si_status;
