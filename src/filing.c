@@ -124,7 +124,7 @@ filing_defer(struct filer *f, struct job *j, unsigned n, const char *why)
 	}
 	ring(f);
 	log_info("event=deferred job=%s name=%s retry_in_ms=%llu why=%s", j->id, LQ(j->name),
-	    (unsigned long long)pause, why);
+	    (unsigned long long)pause, LQ(why));
 	return FILING_DEFERRED;
 }
 
@@ -434,10 +434,14 @@ finish(struct filer *f, struct staged *e)
 	const char *p;
 
 	sb_job_finished(f->sb, f->slot, e->failed, e->dur_ms);
-	if (e->failed && (p = strstr(e->line, " reason=")) != NULL)
-		log_warnx("event=failed job=%s name=%s attempts=%u reason=%.*s", e->j.id,
-		    LQ(e->name), e->j.attempts, (int)strcspn(p + 8, "\n"), p + 8);
-	else
+	if (e->failed && (p = strstr(e->line, " reason=")) != NULL) {
+		char reason[JOURNAL_LINE_MAX];
+
+		/* One value: a reason's own keys (entry=, error=) must not read as the line's. */
+		snprintf(reason, sizeof(reason), "%.*s", (int)strcspn(p + 8, "\n"), p + 8);
+		log_warnx("event=failed job=%s name=%s attempts=%u reason=%s", e->j.id,
+		    LQ(e->name), e->j.attempts, LQ(reason));
+	} else
 		log_info("event=done job=%s name=%s attempts=%u dur_ms=%llu", e->j.id,
 		    LQ(e->name), e->j.attempts, (unsigned long long)e->dur_ms);
 	if (job_recycle(&e->j, e->tree) == -1)
@@ -450,7 +454,7 @@ finish(struct filer *f, struct staged *e)
 static void
 postpone(struct filer *f, struct staged *e, const char *why)
 {
-	log_warn("event=file_retry job=%s name=%s step=%s", e->j.id, LQ(e->name), why);
+	log_warn("event=file_retry job=%s name=%s step=%s", e->j.id, LQ(e->name), LQ(why));
 	e->j.line_at = (long long)e->at;
 	e->j.journal_ino = e->ino;
 	(void)filing_defer(f, &e->j, ++e->j.ftries, why);

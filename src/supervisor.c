@@ -158,7 +158,7 @@ request_rescan(struct sup *sp, const char *why)
 		if (sp->ch.kids[i].role == ROLE_WATCHER && sp->ch.kids[i].pid &&
 		    !sp->ch.kids[i].retiring) {
 			kill(sp->ch.kids[i].pid, WATCHER_SIG_RESCAN);
-			log_info("event=rescan_request why=%s", why);
+			log_info("event=rescan_request why=%s", LQ(why));
 			return;
 		}
 	/* No watcher now: the next one scans the inbox when it starts. */
@@ -238,7 +238,7 @@ set_target(struct sup *sp, unsigned target, const char *why)
 		have--;
 	}
 	fill_workers(sp);
-	log_info("event=workers target=%u why=%s", target, why);
+	log_info("event=workers target=%u why=%s", target, LQ(why));
 }
 
 static void
@@ -286,7 +286,7 @@ log_status(struct sup *sp)
 		    "name=%s secs=%lld done=%llu failed=%llu", i, ss->pid,
 		    ss->state == SB_BUSY ? "busy" : ss->state == SB_TAKING ? "taking" : "idle",
 		    ss->retiring ? ",retiring" : "",
-		    ss->generation, ss->state == SB_BUSY && ss->job[0] ? ss->job : "-",
+		    ss->generation, LQ(ss->state == SB_BUSY && ss->job[0] ? ss->job : "-"),
 		    LQ(ss->state == SB_BUSY && name[0] ? name : "-"),
 		    ss->state == SB_BUSY ? (long long)(now - ss->job_started_ms) / 1000 : 0LL,
 		    (unsigned long long)ss->jobs_done, (unsigned long long)ss->jobs_failed);
@@ -345,6 +345,7 @@ reload(struct sup *sp)
 	sp->c_owned = 1;
 	sp->s.fsync = nc->fsync;
 	log_init("supervisor", nc->verbosity);
+	log_set_time(nc->log_time);
 	children_retire_all(&sp->ch, rebuild_watcher);
 	sp->sb->hdr.generation = sp->ch.generation;
 	if (rebuild_watcher)
@@ -419,13 +420,14 @@ shutdown_all(struct sup *sp, int signo)
 	 * sure it is ours), and every descendant wherever it moved (setsid),
 	 * gets SIGKILL.
 	 */
-	killed = proctree_kill(sp->self, getpgrp() == sp->self ? sp->self : 0, NULL, 0, 1, 3000);
+	killed = proctree_kill(sp->self, 1, NULL, 0, 1, 3000);	/* our group only if we lead it */
 	if (killed > 0)
 		log_info("event=killed count=%d", killed);
 	(void)children_reap(&sp->ch, 1);
 	(void)mq_unlink(sp->qname);
 	if (sp->c->metrics_file)
-		(void)metrics_write(sp->c->metrics_file, sp->sb, &sp->s, sp->q, &sp->c->ignore);
+		(void)metrics_write_mode(sp->c->metrics_file, metrics_mode_of(sp->c->metrics_mode),
+		    sp->sb, &sp->s, sp->q, &sp->c->ignore);
 	pgroup_release(&sp->pg);
 	log_info("event=stopped");
 	return 0;
@@ -523,7 +525,8 @@ on_timers(struct sup *sp)
 		}
 	}
 	if (sp->metrics_due && clock_mono_ms() >= sp->metrics_due) {
-		if (metrics_write(sp->c->metrics_file, sp->sb, &sp->s, sp->q, &sp->c->ignore) == -1)
+		if (metrics_write_mode(sp->c->metrics_file, metrics_mode_of(sp->c->metrics_mode),
+		    sp->sb, &sp->s, sp->q, &sp->c->ignore) == -1)
 			log_warn("event=metrics path=%s", LQ(sp->c->metrics_file));
 		sp->metrics_due = clock_mono_ms() + sp->c->metrics_interval_ms;
 	}
@@ -588,7 +591,7 @@ open_queue(struct sup *sp)
 	 */
 	(void)mq_unlink(sp->qname);
 	sp->sb->hdr.queue_max = sp->qdepth;
-	log_info("event=queue name=%s depth=%ld msgsize=%d limit=%s", sp->qname, sp->qdepth,
+	log_info("event=queue name=%s depth=%ld msgsize=%d limit=%s", LQ(sp->qname), sp->qdepth,
 	    QUEUE_MSGSIZE, LQ(why));
 	return 0;
 }
@@ -683,12 +686,13 @@ supervisor_run(struct conf *c, const struct overrides *ov)
 	sp->bell[0] = sp->bell[1] = sp->ready[0] = sp->ready[1] = -1;
 	sp->q = (mqd_t)-1;
 	log_init("supervisor", c->verbosity);
+	log_set_time(c->log_time);
 
 	if ((rc = setup(sp)) != 0)
 		goto out;
 	sp->sb->hdr.generation = sp->ch.generation;
-	log_info("event=start version=%s spool=%s workers=%u pgid=%ld", INGESTD_VERSION,
-	    LQ(sp->s.path), c->workers, (long)getpgrp());
+	log_info("event=start version=%s spool=%s workers=%u pgid=%ld kill=%s", INGESTD_VERSION,
+	    LQ(sp->s.path), c->workers, (long)getpgrp(), proctree_method());
 	start_children(sp);
 
 	for (;;) {

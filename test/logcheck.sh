@@ -60,7 +60,7 @@ fi
 # Files being changed on other branches (remote, packet path) and the lead's:
 # the lead removes each name once that branch is merged and its findings fixed.
 SKIP="src/fetch.c src/source.c src/notify.c src/s3.c src/remote.c src/http.c
-src/extract.c src/packet.c src/manifest.c src/supervisor.c src/filing.c"
+src/extract.c src/packet.c src/manifest.c"
 
 if [ "$#" -eq 0 ]; then
 	set --

@@ -374,3 +374,41 @@ as_nobody() {
 	! grep -v '^level=' "$LOG" | grep -q . || fail "a line not starting with level=: $(grep -v '^level=' "$LOG")"
 	! grep -q 'time=' "$LOG" || fail "time= on a log file: $(grep 'time=' "$LOG" | head -3)"
 }
+
+@test "metrics_mode: 0644 for a textfile collector of another user, whatever the umask" {
+	write_conf
+	conf_add <<-EOF
+	metrics_file: $T/metrics.prom
+	metrics_interval: 1s
+	metrics_mode: "0644"
+	EOF
+	start_daemon
+	wait_for metric_is "$T/metrics.prom" ingestd_workers 2
+	[ "$(stat -c %a "$T/metrics.prom")" = 644 ] || fail "mode $(stat -c %a "$T/metrics.prom")"
+	stop_daemon
+	[ "$(stat -c %a "$T/metrics.prom")" = 644 ] || fail "mode after the stop: $(stat -c %a "$T/metrics.prom")"
+}
+
+@test "log_time: on puts time= (RFC 3339, UTC, ms) first on every line, children's too; off never; a HUP applies it" {
+	write_conf
+	echo 'log_time: on' >>"$CONF"
+	start_daemon
+	drop t.zip
+	wait_for filed t.zip
+	local stamp='^time=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z level='
+	grep -qE "$stamp.* role=supervisor .*event=start" "$LOG" || fail "start: $(head -3 "$LOG")"
+	grep -qE "$stamp.* role=worker " "$LOG" || fail "worker lines: $(grep role=worker "$LOG" | head -3)"
+	! grep -vE "$stamp" "$LOG" | grep -q . || fail "unstamped: $(grep -vE "$stamp" "$LOG" | head -3)"
+	sed -i 's/^log_time: on$/log_time: off/' "$CONF"
+	local n
+	n=$(wc -l <"$LOG")
+	kill -HUP "$DAEMON_PID"
+	wait_for log_has 'event=reload'
+	drop u.zip
+	wait_for filed u.zip
+	stop_daemon
+	tail -n +"$((n + 1))" "$LOG" | grep -q 'event=stopped' || fail "no stop after the HUP"
+	# the supervisor's own lines; an old worker finishing may still stamp its last ones
+	! tail -n +"$((n + 1))" "$LOG" | grep '^time=' | grep -q ' role=supervisor ' ||
+	    fail "stamped after log_time: off: $(tail -n +"$((n + 1))" "$LOG" | grep '^time=' | head -3)"
+}
