@@ -292,6 +292,39 @@ sweep_stuck(struct handoff *h)
 	}
 }
 
+int
+handoff_tidy(struct handoff *h)
+{
+	struct dirent *de;
+	struct job j;
+	int synced = 0, removed = 0;
+	DIR *d = open_list(h->s->workfd);
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (!job_is_id(de->d_name) || job_adopt(h->s, de->d_name, &j) != 1)
+			continue;
+		if (j.name[0] != '\0' || j.has_log || j.has_manifest || j.has_verdict) {
+			job_release(&j);
+			continue;
+		}
+		/* A filed job's rename may not be durable yet: its directory goes after. */
+		if (!synced && h->s->fsync) {
+			if (fsync(h->s->donefd) == -1 || fsync(h->s->failedfd) == -1) {
+				log_warn("event=tidy");
+				job_release(&j);
+				break;
+			}
+			synced = 1;
+		}
+		if (job_remove(h->s, &j) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
 void
 handoff_sweep(struct handoff *h)
 {

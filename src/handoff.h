@@ -69,6 +69,14 @@ void handoff_crash(struct handoff *h, const char *id);
 /* Sweep now (see above). */
 void handoff_sweep(struct handoff *h);
 
+/*
+ * At a stop, once every child is gone: remove the spare directories of
+ * workers that died (no packet, no record), after syncing done/ and failed/
+ * in case one was a filed job's. Whatever holds more is left for the next
+ * start. The number removed, or -1 with errno when work/ cannot be read.
+ */
+int  handoff_tidy(struct handoff *h);
+
 /* Owe a sweep as soon as possible (a ring, a child's exit). */
 void handoff_soon(struct handoff *h);
 

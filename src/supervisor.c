@@ -424,7 +424,8 @@ shutdown_all(struct sup *sp, int signo)
 	if (killed > 0)
 		log_info("event=killed count=%d", killed);
 	(void)children_reap(&sp->ch, 1);
-	(void)mq_unlink(sp->qname);
+	if ((killed = handoff_tidy(&sp->ho)) > 0)
+		log_info("event=tidy spares_removed=%d", killed);
 	if (sp->c->metrics_file)
 		(void)metrics_write_mode(sp->c->metrics_file, metrics_mode_of(sp->c->metrics_mode),
 		    sp->sb, &sp->s, sp->q, &sp->c->ignore);

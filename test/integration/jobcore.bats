@@ -284,3 +284,17 @@ deferred_is() { status_json && [ "$(jq -r '.deferred | length' <<<"$STATUS")" -e
 	log_has "event=retention dir=done removed=1"
 	stop_daemon
 }
+
+@test "a worker SIGKILLed just before a clean stop leaves no spare directory in work/" {
+	write_conf workers=2
+	start_daemon
+	drop warm.zip
+	wait_for all_finished
+	local w
+	w=$(worker_pids | head -n 1)
+	[ -n "$w" ] || fail "no worker"
+	# Its spare is unowned from now on; the stop comes before any sweep can take it.
+	kill -KILL "$w"
+	stop_daemon
+	[ -z "$(ls -A "$SPOOL/work")" ] || fail "left in work/: $(ls -A "$SPOOL/work")"
+}
