@@ -44,11 +44,12 @@
 #include <curl/curl.h>
 
 #include "fetch.h"
+#include "http.h"
+#include "ledger.h"
 #include "log.h"
 #include "packet.h"
 #include "s3.h"
 #include "sha256.h"
-#include "source.h"
 
 #define REQ_FILE_MAX   8192
 #define STATE_SIZE     4096
@@ -131,8 +132,6 @@ struct fetch {
 	size_t                  reasonlen;
 };
 
-static int curl_ready;
-
 static uint64_t
 now_ms(void)
 {
@@ -148,73 +147,6 @@ fetch_is_url_packet(const char *name)
 	size_t n = strlen(name), m = strlen(FETCH_SUFFIX);
 
 	return n > m && strcmp(name + n - m, FETCH_SUFFIX) == 0;
-}
-
-int
-fetch_global_init(void)
-{
-	if (curl_ready)
-		return 0;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return -1;
-	curl_ready = 1;
-	return 0;
-}
-
-unsigned long long
-fetch_backoff_ms(unsigned long long base, unsigned n)
-{
-	unsigned long long d = base, cap = base > 60000 ? base : 60000;
-
-	while (n-- > 1 && d < cap)
-		d *= 2;
-	return d > cap ? cap : d;
-}
-
-void
-fetch_redact(const char *url, char *out, size_t len)
-{
-	const char *host = strstr(url, "://"), *at, *end;
-
-	if (host == NULL) {
-		snprintf(out, len, "%s", url);
-		return;
-	}
-	host += 3;
-	end = host + strcspn(host, "/?#");
-	at = memchr(host, '@', (size_t)(end - host));
-	if (at == NULL)
-		snprintf(out, len, "%s", url);
-	else
-		snprintf(out, len, "%.*s%s", (int)(host - url), url, at + 1);
-}
-
-void
-fetch_curl_defaults(void *curl, const struct conf *c)
-{
-	CURL *h = curl;
-	char protos[64] = "";
-	size_t i;
-
-	for (i = 0; i < c->fetch.protocols.n; i++) {
-		if (i > 0)
-			strncat(protos, ",", sizeof(protos) - strlen(protos) - 1);
-		strncat(protos, c->fetch.protocols.v[i], sizeof(protos) - strlen(protos) - 1);
-	}
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protos[0] ? protos : "https");
-	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protos[0] ? protos : "https");
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->fetch.connect_timeout_ms);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)c->fetch.low_speed_limit);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)((c->fetch.low_speed_time_ms + 999) / 1000));
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->fetch.tls_verify ? 1L : 0L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->fetch.tls_verify ? 2L : 0L);
-	if (c->fetch.ca_file != NULL) {
-		/* Only the given file: Debian's libcurl would also read /etc/ssl/certs. */
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->fetch.ca_file);
-		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
-	}
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "ingestd/" INGESTD_VERSION);
 }
 
 /* --- reasons ----------------------------------------------------------------- */
@@ -338,7 +270,7 @@ read_request(struct fetch *f, const char *path)
 	if (strpbrk(first, " \t\"<>\\^`{|}") != NULL)
 		return bad_request(f, firstline, "the URL has characters that must be escaped");
 	snprintf(r->url, sizeof(r->url), "%s", first);
-	fetch_redact(first, r->shown, sizeof(r->shown));
+	http_redact(first, r->shown, sizeof(r->shown));
 	return 0;
 }
 
@@ -647,7 +579,7 @@ seg_start(struct fetch *f, struct seg *g)
 	if ((h = curl_easy_init()) == NULL)
 		return -1;
 	g->h = h;
-	fetch_curl_defaults(h, f->c);
+	http_defaults(h, f->c);
 	curl_easy_setopt(h, CURLOPT_URL, f->rq.url);
 	curl_easy_setopt(h, CURLOPT_PRIVATE, g);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -769,10 +701,10 @@ seg_retry(struct fetch *f, struct seg *g, const char *what)
 	if (g->fails > f->c->fetch.retries)
 		return set_reason(f, PACKET_TEMP, "fetch %s attempts=%u url=%s", what, g->fails,
 		    qurl(f, q, sizeof(q)));
-	g->retry_at = now_ms() + fetch_backoff_ms(f->c->fetch.backoff_ms, g->fails);
+	g->retry_at = now_ms() + http_backoff_ms(f->c->fetch.backoff_ms, g->fails);
 	log_info("event=fetch_retry name=%s %s attempt=%u range=%" PRIu64 "- delay_ms=%llu",
 	    f->stem, what, g->fails, g->start + g->done,
-	    fetch_backoff_ms(f->c->fetch.backoff_ms, g->fails));
+	    http_backoff_ms(f->c->fetch.backoff_ms, g->fails));
 	return GO_ON;
 }
 
@@ -975,7 +907,7 @@ s3_delete(struct fetch *f)
 	for (attempt = 1;; attempt++) {
 		if ((h = curl_easy_init()) == NULL)
 			break;
-		fetch_curl_defaults(h, f->c);
+		http_defaults(h, f->c);
 		curl_easy_setopt(h, CURLOPT_URL, f->rq.url);
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
@@ -997,7 +929,7 @@ s3_delete(struct fetch *f)
 		if (res == CURLE_OK && (status == 200 || status == 204 || status == 404)) {
 			log_info("event=s3_delete name=%s key=%s status=%ld", f->stem,
 			    log_quote(qk, sizeof(qk), f->rq.key), status);
-			if (source_forget(f->s, f->rq.src, f->rq.key) == -1)
+			if (ledger_forget(f->s, f->rq.src, f->rq.key) == -1)
 				log_warn("event=ledger name=%s", f->stem);
 			return 0;
 		}
@@ -1005,7 +937,7 @@ s3_delete(struct fetch *f)
 		    attempt > f->c->fetch.retries)
 			break;
 		{
-			uint64_t until = now_ms() + fetch_backoff_ms(f->c->fetch.backoff_ms, attempt);
+			uint64_t until = now_ms() + http_backoff_ms(f->c->fetch.backoff_ms, attempt);
 
 			while (now_ms() < until) {
 				if (f->ctl != NULL && f->ctl->interrupted(f->ctl->arg))
@@ -1160,7 +1092,7 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 	f->reason = reason;
 	f->reasonlen = reasonlen;
 	f->total = UNKNOWN;
-	if (fetch_global_init() == -1) {
+	if (http_global_init() == -1) {
 		rc = set_reason(f, PACKET_TEMP, "fetch error=\"curl_global_init failed\"");
 		goto out;
 	}

@@ -36,20 +36,4 @@ int fetch_is_url_packet(const char *name);
 int fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfile,
     const char *name, const struct fetch_ctl *ctl, char *reason, size_t reasonlen);
 
-/* curl_global_init, once per process (never in the supervisor before fork). 0 or -1. */
-int fetch_global_init(void);
-
-/*
- * The fetch.* settings every transfer shares (connect timeout, low-speed
- * limit, TLS verification and CA file, allowed protocols, no signals) on a
- * curl easy handle (a CURL *).
- */
-void fetch_curl_defaults(void *curl, const struct conf *c);
-
-/* Delay before retry n (1, 2, ...): base, doubled each time, at most a minute. */
-unsigned long long fetch_backoff_ms(unsigned long long base, unsigned n);
-
-/* url with any user:password@ removed, for logs and reasons. */
-void fetch_redact(const char *url, char *out, size_t len);
-
 #endif

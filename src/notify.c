@@ -9,12 +9,12 @@
 
 #include <curl/curl.h>
 
-#include "fetch.h"
+#include "http.h"
 #include "journal.h"
 #include "json.h"
 #include "log.h"
+#include "ledger.h"
 #include "notify.h"
-#include "source.h"
 
 #define IDLE_MS        200
 #define MANIFEST_MAX   (1024 * 1024)
@@ -281,7 +281,7 @@ deliver(struct notifier *n, const char *doc, char *why, size_t whylen)
 
 	for (attempt = 1;; attempt++) {
 		curl_easy_reset(n->h);
-		fetch_curl_defaults(n->h, n->c);
+		http_defaults(n->h, n->c);
 		curl_easy_setopt(n->h, CURLOPT_URL, n->c->notify.url);
 		curl_easy_setopt(n->h, CURLOPT_POSTFIELDS, doc);
 		curl_easy_setopt(n->h, CURLOPT_HTTPHEADER, hdrs);
@@ -301,7 +301,7 @@ deliver(struct notifier *n, const char *doc, char *why, size_t whylen)
 			break;
 		log_debug("event=notify_retry attempt=%u status=%ld error=\"%s\"", attempt, status,
 		    curl_easy_strerror(res));
-		sleep_ms(fetch_backoff_ms(n->c->notify.backoff_ms, attempt));
+		sleep_ms(http_backoff_ms(n->c->notify.backoff_ms, attempt));
 	}
 	curl_slist_free_all(hdrs);
 	if (res != CURLE_OK)
@@ -433,7 +433,7 @@ notify_main(const struct conf *c, const struct spool *s)
 	n.c = c;
 	n.s = s;
 	n.jfd = -1;
-	if (fetch_global_init() == -1 || (n.h = curl_easy_init()) == NULL)
+	if (http_global_init() == -1 || (n.h = curl_easy_init()) == NULL)
 		fatalx("event=curl_init");
 	if ((n.rfd = remote_dir(s)) == -1)
 		fatal("event=open path=%s/%s", s->path, REMOTE_DIR);

@@ -22,6 +22,7 @@
 
 #include "conf.h"
 #include "fetch.h"
+#include "http.h"
 #include "notify.h"
 #include "packet.h"
 #include "spool.h"
@@ -101,12 +102,12 @@ static void
 test_backoff(void **state)
 {
 	(void)state;
-	assert_int_equal(fetch_backoff_ms(1000, 1), 1000);
-	assert_int_equal(fetch_backoff_ms(1000, 2), 2000);
-	assert_int_equal(fetch_backoff_ms(1000, 4), 8000);
-	assert_int_equal(fetch_backoff_ms(1000, 30), 60000);
-	assert_int_equal(fetch_backoff_ms(0, 5), 0);
-	assert_int_equal(fetch_backoff_ms(120000, 3), 120000);
+	assert_int_equal(http_backoff_ms(1000, 1), 1000);
+	assert_int_equal(http_backoff_ms(1000, 2), 2000);
+	assert_int_equal(http_backoff_ms(1000, 4), 8000);
+	assert_int_equal(http_backoff_ms(1000, 30), 60000);
+	assert_int_equal(http_backoff_ms(0, 5), 0);
+	assert_int_equal(http_backoff_ms(120000, 3), 120000);
 }
 
 static void
@@ -115,9 +116,9 @@ test_redact(void **state)
 	char out[128];
 
 	(void)state;
-	fetch_redact("https://user:pw@host:8/a@b?c", out, sizeof(out));
+	http_redact("https://user:pw@host:8/a@b?c", out, sizeof(out));
 	assert_string_equal(out, "https://host:8/a@b?c");
-	fetch_redact("http://host/p", out, sizeof(out));
+	http_redact("http://host/p", out, sizeof(out));
 	assert_string_equal(out, "http://host/p");
 }
 

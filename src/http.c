@@ -1,0 +1,74 @@
+#include <stdio.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "http.h"
+
+static int curl_ready;
+
+int
+http_global_init(void)
+{
+	if (curl_ready)
+		return 0;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return -1;
+	curl_ready = 1;
+	return 0;
+}
+
+void
+http_defaults(CURL *h, const struct conf *c)
+{
+	char protos[64] = "";
+	size_t i;
+
+	for (i = 0; i < c->fetch.protocols.n; i++) {
+		if (i > 0)
+			strncat(protos, ",", sizeof(protos) - strlen(protos) - 1);
+		strncat(protos, c->fetch.protocols.v[i], sizeof(protos) - strlen(protos) - 1);
+	}
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protos[0] ? protos : "https");
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protos[0] ? protos : "https");
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->fetch.connect_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)c->fetch.low_speed_limit);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)((c->fetch.low_speed_time_ms + 999) / 1000));
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->fetch.tls_verify ? 1L : 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->fetch.tls_verify ? 2L : 0L);
+	if (c->fetch.ca_file != NULL) {
+		/* Only the given file: Debian's libcurl would also read /etc/ssl/certs. */
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->fetch.ca_file);
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+	}
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "ingestd/" INGESTD_VERSION);
+}
+
+unsigned long long
+http_backoff_ms(unsigned long long base, unsigned n)
+{
+	unsigned long long d = base, cap = base > 60000 ? base : 60000;
+
+	while (n-- > 1 && d < cap)
+		d *= 2;
+	return d > cap ? cap : d;
+}
+
+void
+http_redact(const char *url, char *out, size_t len)
+{
+	const char *host = strstr(url, "://"), *at, *end;
+
+	if (host == NULL) {
+		snprintf(out, len, "%s", url);
+		return;
+	}
+	host += 3;
+	end = host + strcspn(host, "/?#");
+	at = memchr(host, '@', (size_t)(end - host));
+	if (at == NULL)
+		snprintf(out, len, "%s", url);
+	else
+		snprintf(out, len, "%.*s%s", (int)(host - url), url, at + 1);
+}
