@@ -45,6 +45,29 @@ http_defaults(CURL *h, const struct conf *c)
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "ingestd/" INGESTD_VERSION);
 }
 
+int
+http_transient(CURLcode res)
+{
+	switch (res) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_READ_ERROR:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 unsigned long long
 http_backoff_ms(unsigned long long base, unsigned n)
 {

@@ -23,6 +23,9 @@ int  http_global_init(void);
  */
 void http_defaults(CURL *h, const struct conf *c);
 
+/* 1 when a transfer that failed with res may succeed if tried again. */
+int  http_transient(CURLcode res);
+
 /* Delay before retry n (1, 2, ...): base, doubled each time, at most a minute. */
 unsigned long long http_backoff_ms(unsigned long long base, unsigned n);
 
