@@ -19,6 +19,7 @@
 #define S3_URL_MAX        (4 * S3_KEY_MAX + 512)
 #define S3_LOCAL_NAME_MAX 200	/* leaves room for .url, .part, .~N~, .error */
 #define S3_PAGE_MAX       10000	/* objects accepted in one listing page */
+#define S3_TOKEN_MAX      4096	/* bytes of a continuation token */
 /* The payload hash of an empty body, sent as x-amz-content-sha256. */
 #define S3_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
