@@ -2,7 +2,7 @@
  * S3 without an SDK: URLs built already canonical for SigV4 (curl 7.88 signs
  * the path and query exactly as given: CURLOPT_AWS_SIGV4 neither sorts nor
  * encodes them), object keys mapped to safe local names, credentials, and
- * the ListObjectsV2 XML parsed by a small parser that trusts nothing.
+ * the ListObjectsV2 XML parsed with expat, trusting nothing in it.
  */
 #ifndef INGESTD_S3_H
 #define INGESTD_S3_H

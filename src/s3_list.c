@@ -1,10 +1,19 @@
 /*
- * The ListObjectsV2 XML of an untrusted server, and its error documents.
+ * The ListObjectsV2 XML of an untrusted server, and its error documents,
+ * read with expat. expat checks the XML itself (well-formedness, entities,
+ * character references, UTF-8); what is checked here is what a listing may
+ * hold: one ListBucketResult root, shallow nesting, plain ASCII element
+ * names, and keys, ETags, sizes and tokens within bounds. DTDs are refused
+ * outright: nothing in a listing needs one, and they are where entity
+ * expansion attacks live.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <expat.h>
 
 #include "s3.h"
 
@@ -12,50 +21,113 @@
 #define XML_NAME_MAX  64
 #define XML_TEXT_MAX  S3_TOKEN_MAX	/* longest value we keep: tokens, keys (1024 bytes) */
 
-static int
-unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	    c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 struct xml {
-	const char *p, *end;
-	char        stack[XML_DEPTH_MAX][XML_NAME_MAX + 1];
-	int         depth;
-	char        text[XML_TEXT_MAX + 1];
-	size_t      tlen;
-	int         overflow;	/* text longer than XML_TEXT_MAX */
-	int         nul;	/* text held a NUL (&#0; or a raw one) */
-	char       *err;
-	size_t      errlen;
+	XML_Parser         p;
+	char               stack[XML_DEPTH_MAX][XML_NAME_MAX + 1];
+	int                depth;
+	char               text[XML_TEXT_MAX + 1];
+	size_t             tlen;
+	int                overflow;	/* text longer than XML_TEXT_MAX */
+	int                failed;	/* err says why; the parser was stopped */
+	int                roots;
+	struct s3_listing *l;
+	struct s3_object   cur;
+	char              *err;
+	size_t             errlen;
 };
 
 static int
-xml_fail(struct xml *x, const char *what)
+name_ok(const char *s)
 {
-	snprintf(x->err, x->errlen, "malformed listing: %s at byte %zu", what,
-	    (size_t)(x->end - x->p));
-	return -1;
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > XML_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == ':'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Stop the parse, err already written by the caller. */
+static void
+halt(struct xml *x)
+{
+	x->failed = 1;
+	XML_StopParser(x->p, XML_FALSE);
+}
+
+/* Stop the parse with a reason of ours; expat's own errors are worded later. */
+static void
+stop(struct xml *x, const char *fmt, const char *what)
+{
+	if (x->failed)
+		return;
+	snprintf(x->err, x->errlen, fmt, what);
+	halt(x);
+}
+
+static int
+is(const struct xml *x, int d, const char *name)
+{
+	return x->depth > d && strcmp(x->stack[d], name) == 0;
 }
 
 static void
-text_add(struct xml *x, const char *s, size_t n)
+on_doctype(void *arg, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,
+    int internal)
 {
-	if (memchr(s, '\0', n) != NULL)
-		x->nul = 1;
+	(void)name;
+	(void)sysid;
+	(void)pubid;
+	(void)internal;
+	stop(arg, "malformed listing: %s", "DTDs are not accepted");
+}
+
+static void
+on_start(void *arg, const XML_Char *name, const XML_Char **attrs)
+{
+	struct xml *x = arg;
+
+	(void)attrs;
+	if (x->failed)
+		return;
+	/* S3 uses plain ASCII names; anything else is not a listing. */
+	if (!name_ok(name)) {
+		stop(x, "malformed listing: %s", "bad element name");
+		return;
+	}
+	if (x->depth >= XML_DEPTH_MAX) {
+		stop(x, "malformed listing: %s", "nested too deep");
+		return;
+	}
+	if (x->depth == 0 && x->roots++ > 0) {
+		stop(x, "malformed listing: %s", "more than one root element");
+		return;
+	}
+	snprintf(x->stack[x->depth], sizeof(x->stack[x->depth]), "%s", name);
+	if (x->depth == 0 && strcmp(name, "ListBucketResult") != 0) {
+		stop(x, "not a listing: root element <%s>", name);
+		return;
+	}
+	x->depth++;
+	x->tlen = 0;
+	x->text[0] = '\0';
+	x->overflow = 0;
+}
+
+static void
+on_text(void *arg, const XML_Char *s, int len)
+{
+	struct xml *x = arg;
+	size_t n = (size_t)len;
+
+	if (x->failed || len <= 0)
+		return;
 	if (x->tlen + n > XML_TEXT_MAX) {
 		x->overflow = 1;
 		return;
@@ -65,326 +137,167 @@ text_add(struct xml *x, const char *s, size_t n)
 	x->text[x->tlen] = '\0';
 }
 
-static void
-text_add_cp(struct xml *x, unsigned long cp)
-{
-	char b[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | cp >> 6);
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | cp >> 12);
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (char)(0xf0 | cp >> 18);
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	text_add(x, b, n);
-}
-
-/* Character data up to the next '<', entities decoded. */
-static int
-xml_text(struct xml *x)
-{
-	static const struct { const char *name; char c; } ents[] = {
-		{ "amp;", '&' }, { "lt;", '<' }, { "gt;", '>' }, { "quot;", '"' }, { "apos;", '\'' },
-	};
-	const char *p = x->p;
-	size_t i;
-
-	while (p < x->end && *p != '<') {
-		const char *amp = memchr(p, '&', (size_t)(x->end - p));
-		const char *lt = memchr(p, '<', (size_t)(x->end - p));
-		const char *stop = lt != NULL ? lt : x->end;
-
-		if (amp == NULL || amp > stop) {
-			text_add(x, p, (size_t)(stop - p));
-			p = stop;
-			break;
-		}
-		text_add(x, p, (size_t)(amp - p));
-		p = amp + 1;
-		for (i = 0; i < sizeof(ents) / sizeof(ents[0]); i++) {
-			size_t n = strlen(ents[i].name);
-
-			if ((size_t)(x->end - p) >= n && memcmp(p, ents[i].name, n) == 0) {
-				text_add(x, &ents[i].c, 1);
-				p += n;
-				break;
-			}
-		}
-		if (i < sizeof(ents) / sizeof(ents[0]))
-			continue;
-		if (p < x->end && *p == '#') {
-			unsigned long cp = 0;
-			int hexa = p + 1 < x->end && p[1] == 'x', digits = 0, d;
-
-			for (p += hexa ? 2 : 1; p < x->end && *p != ';'; p++, digits++) {
-				d = hexa ? hexval(*p) : (*p >= '0' && *p <= '9' ? *p - '0' : -1);
-				if (d < 0 || digits > 8) {
-					x->p = p;
-					return xml_fail(x, "bad character reference");
-				}
-				cp = cp * (hexa ? 16 : 10) + (unsigned long)d;
-			}
-			if (p >= x->end || digits == 0 || cp > 0x10ffff ||
-			    (cp >= 0xd800 && cp <= 0xdfff)) {
-				x->p = p;
-				return xml_fail(x, "bad character reference");
-			}
-			if (cp == 0)
-				x->nul = 1;
-			else
-				text_add_cp(x, cp);
-			p++;
-			continue;
-		}
-		x->p = p;
-		return xml_fail(x, "unknown entity");
-	}
-	x->p = p;
-	return 0;
-}
-
-static int
-skip_past(struct xml *x, const char *what)
-{
-	const char *q = memmem(x->p, (size_t)(x->end - x->p), what, strlen(what));
-
-	if (q == NULL)
-		return xml_fail(x, "unterminated markup");
-	x->p = q + strlen(what);
-	return 0;
-}
-
-static int
-xml_name(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!unreserved((unsigned char)s[i]) && s[i] != ':')
-			return 0;
-	return 1;
-}
-
-static int
-is(const struct xml *x, int d, const char *name)
-{
-	return x->depth > d && strcmp(x->stack[d], name) == 0;
-}
-
 /* A leaf element closed: take its text if it is one the listing needs. */
-static int
-leaf(struct xml *x, struct s3_listing *l, struct s3_object *cur, char *err, size_t errlen)
+static void
+leaf(struct xml *x)
 {
 	const char *name = x->stack[x->depth - 1];
+	struct s3_listing *l = x->l;
 	char *end;
 
-	if (!is(x, 0, "ListBucketResult"))
-		return 0;
 	if (x->depth == 2 && strcmp(name, "IsTruncated") == 0) {
 		l->truncated = strcmp(x->text, "true") == 0;
 	} else if (x->depth == 2 && strcmp(name, "NextContinuationToken") == 0) {
-		if (x->overflow || x->nul || x->tlen == 0) {
-			snprintf(err, errlen, "malformed listing: bad NextContinuationToken");
-			return -1;
+		if (x->overflow || x->tlen == 0 || memchr(x->text, '\0', x->tlen) != NULL) {
+			stop(x, "malformed listing: %s", "bad NextContinuationToken");
+			return;
 		}
 		free(l->next_token);
 		if ((l->next_token = strdup(x->text)) == NULL)
-			goto nomem;
+			stop(x, "%s", "out of memory");
 	} else if (x->depth == 3 && is(x, 1, "Contents")) {
 		if (strcmp(name, "Key") == 0) {
-			if (x->overflow || x->nul || x->tlen == 0 || x->tlen > S3_KEY_MAX) {
-				snprintf(err, errlen, "malformed listing: a key is empty, longer than "
-				    "%d bytes or holds a NUL", S3_KEY_MAX);
-				return -1;
+			if (x->overflow || x->tlen == 0 || x->tlen > S3_KEY_MAX ||
+			    memchr(x->text, '\0', x->tlen) != NULL) {
+				snprintf(x->err, x->errlen, "malformed listing: a key is empty, longer "
+				    "than %d bytes or holds a NUL", S3_KEY_MAX);
+				halt(x);
+				return;
 			}
-			free(cur->key);
-			if ((cur->key = strdup(x->text)) == NULL)
-				goto nomem;
+			free(x->cur.key);
+			if ((x->cur.key = strdup(x->text)) == NULL)
+				stop(x, "%s", "out of memory");
 		} else if (strcmp(name, "ETag") == 0) {
-			if (x->overflow || x->nul || x->tlen > S3_ETAG_MAX) {
-				snprintf(err, errlen, "malformed listing: ETag too long");
-				return -1;
+			if (x->overflow || x->tlen > S3_ETAG_MAX) {
+				stop(x, "malformed listing: %s", "ETag too long");
+				return;
 			}
-			memcpy(cur->etag, x->text, x->tlen + 1);
+			memcpy(x->cur.etag, x->text, x->tlen + 1);
 		} else if (strcmp(name, "Size") == 0) {
 			errno = 0;
-			cur->size = strtoull(x->text, &end, 10);
-			if (x->tlen == 0 || *end != '\0' || errno != 0 || x->text[0] == '-') {
-				snprintf(err, errlen, "malformed listing: bad Size");
-				return -1;
-			}
+			x->cur.size = strtoull(x->text, &end, 10);
+			if (x->tlen == 0 || *end != '\0' || errno != 0 || x->text[0] == '-')
+				stop(x, "malformed listing: %s", "bad Size");
 		}
 	}
-	return 0;
-nomem:
-	snprintf(err, errlen, "out of memory");
-	return -1;
+}
+
+/* </Contents>: the object is complete. */
+static void
+object_done(struct xml *x)
+{
+	struct s3_listing *l = x->l;
+	struct s3_object *v;
+
+	if (x->cur.key == NULL) {
+		stop(x, "malformed listing: %s", "Contents without a Key");
+		return;
+	}
+	if (l->n >= S3_PAGE_MAX) {
+		snprintf(x->err, x->errlen, "listing page with more than %d objects", S3_PAGE_MAX);
+		halt(x);
+		return;
+	}
+	if ((v = reallocarray(l->v, l->n + 1, sizeof(*v))) == NULL) {
+		stop(x, "%s", "out of memory");
+		return;
+	}
+	l->v = v;
+	l->v[l->n++] = x->cur;
+	memset(&x->cur, 0, sizeof(x->cur));
+}
+
+static void
+on_end(void *arg, const XML_Char *name)
+{
+	struct xml *x = arg;
+
+	(void)name;	/* expat has matched it with its start tag */
+	if (x->failed)
+		return;
+	leaf(x);
+	if (!x->failed && x->depth == 2 && is(x, 1, "Contents"))
+		object_done(x);
+	x->depth--;
+	x->tlen = 0;
+	x->text[0] = '\0';
+	x->overflow = 0;
+}
+
+/* expat's verdict in our words: "truncated" for a document that stops short. */
+static void
+expat_reason(struct xml *x)
+{
+	enum XML_Error e = XML_GetErrorCode(x->p);
+
+	if (e == XML_ERROR_NO_ELEMENTS || e == XML_ERROR_UNCLOSED_TOKEN ||
+	    e == XML_ERROR_PARTIAL_CHAR || (e == XML_ERROR_NONE && x->depth > 0))
+		snprintf(x->err, x->errlen, "malformed listing: truncated document at line %lu",
+		    (unsigned long)XML_GetCurrentLineNumber(x->p));
+	else if (e == XML_ERROR_JUNK_AFTER_DOC_ELEMENT)
+		snprintf(x->err, x->errlen, "malformed listing: more than one root element or "
+		    "text after it at line %lu", (unsigned long)XML_GetCurrentLineNumber(x->p));
+	else
+		snprintf(x->err, x->errlen, "malformed listing: %s at line %lu column %lu",
+		    XML_ErrorString(e), (unsigned long)XML_GetCurrentLineNumber(x->p),
+		    (unsigned long)XML_GetCurrentColumnNumber(x->p));
+}
+
+/* A parser for untrusted input: UTF-8 whatever the document says, no DTD. */
+static XML_Parser
+parser(void *arg)
+{
+	XML_Parser p = XML_ParserCreate("UTF-8");
+
+	if (p == NULL)
+		return NULL;
+	XML_SetUserData(p, arg);
+	XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
+	XML_SetStartDoctypeDeclHandler(p, on_doctype);
+	return p;
 }
 
 int
 s3_parse_listing(const char *xml, size_t len, struct s3_listing *l, char *err, size_t errlen)
 {
-	struct xml x;
-	struct s3_object cur;
-	int root_seen = 0;
+	struct xml *x;
+	enum XML_Status st;
+	int rc = -1;
 
 	memset(l, 0, sizeof(*l));
-	memset(&cur, 0, sizeof(cur));
-	memset(&x, 0, sizeof(x));
-	x.p = xml;
-	x.end = xml + len;
-	x.err = err;
-	x.errlen = errlen;
-	while (x.p < x.end) {
-		if (*x.p != '<') {
-			if (xml_text(&x) == -1)
-				goto fail;
-			if (x.depth == 0 && x.tlen > 0 && strspn(x.text, " \t\r\n") != x.tlen) {
-				xml_fail(&x, "text outside the document");
-				goto fail;
-			}
-			continue;
-		}
-		if (x.end - x.p >= 2 && x.p[1] == '?') {
-			if (skip_past(&x, "?>") == -1)
-				goto fail;
-		} else if (x.end - x.p >= 4 && memcmp(x.p, "<!--", 4) == 0) {
-			if (skip_past(&x, "-->") == -1)
-				goto fail;
-		} else if (x.end - x.p >= 9 && memcmp(x.p, "<![CDATA[", 9) == 0) {
-			const char *s = x.p + 9;
-
-			if (skip_past(&x, "]]>") == -1)
-				goto fail;
-			text_add(&x, s, (size_t)(x.p - 3 - s));
-		} else if (x.end - x.p >= 2 && x.p[1] == '!') {
-			/* A DTD could declare entities: nothing here needs one. */
-			xml_fail(&x, "DTDs are not accepted");
-			goto fail;
-		} else if (x.end - x.p >= 2 && x.p[1] == '/') {
-			const char *n = x.p + 2, *gt = memchr(n, '>', (size_t)(x.end - n));
-			size_t nl;
-
-			if (gt == NULL || x.depth == 0) {
-				xml_fail(&x, "unexpected end tag");
-				goto fail;
-			}
-			nl = (size_t)(gt - n);
-			while (nl > 0 && strchr(" \t\r\n", n[nl - 1]) != NULL)
-				nl--;
-			if (nl != strlen(x.stack[x.depth - 1]) ||
-			    memcmp(n, x.stack[x.depth - 1], nl) != 0) {
-				xml_fail(&x, "mismatched end tag");
-				goto fail;
-			}
-			if (leaf(&x, l, &cur, err, errlen) == -1)
-				goto fail;
-			if (x.depth == 2 && is(&x, 1, "Contents") && is(&x, 0, "ListBucketResult")) {
-				struct s3_object *v;
-
-				if (cur.key == NULL) {
-					snprintf(err, errlen, "malformed listing: Contents without a Key");
-					goto fail;
-				}
-				if (l->n >= S3_PAGE_MAX) {
-					snprintf(err, errlen, "listing page with more than %d objects",
-					    S3_PAGE_MAX);
-					goto fail;
-				}
-				if ((v = reallocarray(l->v, l->n + 1, sizeof(*v))) == NULL) {
-					snprintf(err, errlen, "out of memory");
-					goto fail;
-				}
-				l->v = v;
-				l->v[l->n++] = cur;
-				memset(&cur, 0, sizeof(cur));
-			}
-			x.depth--;
-			x.tlen = 0;
-			x.text[0] = '\0';
-			x.overflow = x.nul = 0;
-			x.p = gt + 1;
-		} else {
-			const char *n = x.p + 1, *q = n;
-			int self = 0;
-			char quote = 0;
-
-			while (q < x.end && strchr(" \t\r\n/>", *q) == NULL)
-				q++;
-			/* S3 uses plain ASCII names; anything else is not a listing. */
-			if (q == n || q - n > XML_NAME_MAX || !xml_name(n, (size_t)(q - n))) {
-				xml_fail(&x, "bad element name");
-				goto fail;
-			}
-			if (x.depth >= XML_DEPTH_MAX) {
-				xml_fail(&x, "nested too deep");
-				goto fail;
-			}
-			if (x.depth == 0 && root_seen) {
-				xml_fail(&x, "more than one root element");
-				goto fail;
-			}
-			root_seen = 1;
-			memcpy(x.stack[x.depth], n, (size_t)(q - n));
-			x.stack[x.depth][q - n] = '\0';
-			for (; q < x.end; q++) {
-				if (quote) {
-					if (*q == quote)
-						quote = 0;
-				} else if (*q == '"' || *q == '\'') {
-					quote = *q;
-				} else if (*q == '>') {
-					break;
-				}
-			}
-			if (q >= x.end) {
-				xml_fail(&x, "unterminated tag");
-				goto fail;
-			}
-			self = q[-1] == '/';
-			x.depth++;
-			x.tlen = 0;
-			x.text[0] = '\0';
-			x.overflow = x.nul = 0;
-			x.p = q + 1;
-			if (self) {
-				if (leaf(&x, l, &cur, err, errlen) == -1)
-					goto fail;
-				x.depth--;
-			}
-		}
+	if (len > INT_MAX) {
+		snprintf(err, errlen, "listing too large");
+		return -1;
 	}
-	if (x.depth != 0 || !root_seen) {
-		xml_fail(&x, "truncated document");
-		goto fail;
+	if ((x = calloc(1, sizeof(*x))) == NULL || (x->p = parser(x)) == NULL) {
+		free(x);
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
-	if (strcmp(x.stack[0], "ListBucketResult") != 0) {
-		snprintf(err, errlen, "not a listing: root element <%s>", x.stack[0]);
-		goto fail;
+	x->l = l;
+	x->err = err;
+	x->errlen = errlen;
+	XML_SetElementHandler(x->p, on_start, on_end);
+	XML_SetCharacterDataHandler(x->p, on_text);
+	st = XML_Parse(x->p, xml, (int)len, XML_TRUE);
+	if (x->failed)
+		goto out;
+	if (st != XML_STATUS_OK || x->roots == 0 || x->depth > 0) {
+		expat_reason(x);
+		goto out;
 	}
 	if (l->truncated && l->next_token == NULL) {
 		snprintf(err, errlen, "malformed listing: IsTruncated without NextContinuationToken");
-		goto fail;
+		goto out;
 	}
-	return 0;
-fail:
-	free(cur.key);
-	s3_listing_free(l);
-	return -1;
+	rc = 0;
+out:
+	free(x->cur.key);
+	XML_ParserFree(x->p);
+	free(x);
+	if (rc == -1)
+		s3_listing_free(l);
+	return rc;
 }
 
 void
@@ -399,35 +312,78 @@ s3_listing_free(struct s3_listing *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* Text of the first <tag>...</tag> in xml, cut to len and made printable. */
-static void
-find_tag(const char *xml, size_t xlen, const char *tag, char *out, size_t len)
-{
-	char open[40], close[40];
-	const char *a, *b;
-	size_t n, i;
+/* --- error documents --------------------------------------------------------------- */
 
-	out[0] = '\0';
-	if (len == 0)
+struct errdoc {
+	int     depth;
+	int     in;		/* 1: in <Code>, 2: in <Message> (children of the root) */
+	char   *out[3];
+	size_t  len[3], n[3];
+};
+
+static void
+on_err_start(void *arg, const XML_Char *name, const XML_Char **attrs)
+{
+	struct errdoc *d = arg;
+
+	(void)attrs;
+	d->depth++;
+	d->in = d->depth == 2 && strcmp(name, "Code") == 0 ? 1 :
+	    d->depth == 2 && strcmp(name, "Message") == 0 ? 2 : 0;
+}
+
+static void
+on_err_end(void *arg, const XML_Char *name)
+{
+	struct errdoc *d = arg;
+
+	(void)name;
+	if (d->in != 0)
+		d->len[d->in] = 0;	/* the first one counts: later ones go nowhere */
+	d->in = 0;
+	d->depth--;
+}
+
+/* Cut to the buffer and made printable: this text goes into a log line. */
+static void
+on_err_text(void *arg, const XML_Char *s, int len)
+{
+	struct errdoc *d = arg;
+	int i = d->in;
+	size_t k;
+
+	if (i == 0)
 		return;
-	snprintf(open, sizeof(open), "<%s>", tag);
-	snprintf(close, sizeof(close), "</%s>", tag);
-	if ((a = memmem(xml, xlen, open, strlen(open))) == NULL)
-		return;
-	a += strlen(open);
-	if ((b = memmem(a, xlen - (size_t)(a - xml), close, strlen(close))) == NULL)
-		return;
-	n = (size_t)(b - a) < len - 1 ? (size_t)(b - a) : len - 1;
-	for (i = 0; i < n; i++)
-		out[i] = (unsigned char)a[i] < ' ' || a[i] == 0x7f ? ' ' : a[i];
-	out[n] = '\0';
+	for (k = 0; k < (size_t)len && d->n[i] + 1 < d->len[i]; k++) {
+		unsigned char c = (unsigned char)s[k];
+
+		d->out[i][d->n[i]++] = c < ' ' || c == 0x7f ? ' ' : (char)c;
+	}
+	if (d->len[i] > 0)
+		d->out[i][d->n[i]] = '\0';
 }
 
 void
 s3_parse_error(const char *xml, size_t len, char *code, size_t codelen, char *msg,
     size_t msglen)
 {
-	find_tag(xml, len, "Code", code, codelen);
-	find_tag(xml, len, "Message", msg, msglen);
-}
+	struct errdoc d;
+	XML_Parser p;
 
+	if (codelen > 0)
+		code[0] = '\0';
+	if (msglen > 0)
+		msg[0] = '\0';
+	memset(&d, 0, sizeof(d));
+	d.out[1] = code;
+	d.len[1] = codelen;
+	d.out[2] = msg;
+	d.len[2] = msglen;
+	if (len > INT_MAX || (p = parser(&d)) == NULL)
+		return;
+	XML_SetElementHandler(p, on_err_start, on_err_end);
+	XML_SetCharacterDataHandler(p, on_err_text);
+	/* A cut or broken document still gives what came before the break. */
+	(void)XML_Parse(p, xml, (int)len, XML_TRUE);
+	XML_ParserFree(p);
+}
