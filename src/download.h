@@ -17,7 +17,7 @@
 #include "fetch.h"
 #include "request.h"
 #include "s3.h"
-#include "sha256.h"
+#include "digest.h"
 #include "spool.h"
 
 #define SEG_MAX        64
@@ -78,7 +78,7 @@ struct fetch {
 	char                    validator[VALIDATOR_MAX];	/* "etag:..." or "lm:..." or "" */
 	uint64_t                saved_ms;
 	char                    boot[64];
-	char                    urlhash[SHA256_HEX];
+	char                    urlhash[DIGEST_SHA256_HEX];
 	char                   *reason;
 	size_t                  reasonlen;
 };

@@ -46,7 +46,7 @@
 #include "request.h"
 #include "resume.h"
 #include "s3.h"
-#include "sha256.h"
+#include "digest.h"
 
 #define POLL_MS        100
 #define RESTARTS_MAX   3
@@ -70,9 +70,10 @@ qurl(const struct fetch *f, char *buf, size_t len)
 static int
 verify(struct fetch *f)
 {
-	char got[SHA256_HEX];
-	unsigned char d[SHA256_LEN], *buf;
-	struct sha256 ctx;
+	char got[DIGEST_SHA256_HEX];
+	unsigned char *buf;
+	struct digest ctx;
+	int bad = 0;
 	struct stat st;
 	off_t off = 0;
 	ssize_t n;
@@ -88,16 +89,21 @@ verify(struct fetch *f)
 		return PACKET_OK;
 	if ((buf = malloc(1024 * 1024)) == NULL)
 		return set_reason(f, PACKET_TEMP, "fetch error=\"out of memory\"");
-	sha256_init(&ctx);
+	if (digest_sha256_init(&ctx) == -1) {
+		free(buf);
+		return set_reason(f, PACKET_TEMP, "fetch error=\"out of memory\"");
+	}
 	while ((n = pread(f->fd, buf, 1024 * 1024, off)) > 0) {
-		sha256_update(&ctx, buf, (size_t)n);
+		bad |= digest_update(&ctx, buf, (size_t)n);
 		off += n;
 	}
 	free(buf);
-	if (n == -1)
+	if (n == -1) {
+		digest_free(&ctx);
 		return set_reason(f, PACKET_TEMP, "fetch error=\"read: %s\"", strerror(errno));
-	sha256_final(&ctx, d);
-	sha256_hex(d, got);
+	}
+	if (digest_final_hex(&ctx, got) == -1 || bad)
+		return set_reason(f, PACKET_TEMP, "fetch error=\"sha256 failed\"");
 	if (strcmp(got, f->rq.sha256) != 0)
 		return set_reason(f, PACKET_BAD, "fetch sha256_mismatch expected=%s got=%s",
 		    f->rq.sha256, got);
@@ -312,7 +318,10 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 		goto out;
 	}
 	resume_boot_id(f->boot, sizeof(f->boot));
-	sha256_hex_of(f->rq.url, strlen(f->rq.url), f->urlhash);
+	if (digest_sha256_hex(f->rq.url, strlen(f->rq.url), f->urlhash) == NULL) {
+		rc = set_reason(f, PACKET_TEMP, "fetch error=\"out of memory\"");
+		goto out;
+	}
 	f->statefd = openat(s->inboxfd, f->statef, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 	    0640);
 	if (f->statefd == -1) {

@@ -104,13 +104,15 @@ remote_dir(const struct spool *s)
 	return openat(s->dirfd, REMOTE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-static void
+static int
 ledger_name(const struct conf_source *src, char *out, size_t len)
 {
 	char id[17];
 
-	s3_source_id(src, id);
+	if (s3_source_id(src, id) == -1)
+		return -1;
 	snprintf(out, len, "source-%s.ledger", id);
+	return 0;
 }
 
 int
@@ -119,7 +121,8 @@ ledger_forget(const struct spool *s, const struct conf_source *src, const char *
 	char name[64], line[LEDGER_LINE];
 	int rfd, fd, n, rc;
 
-	ledger_name(src, name, sizeof(name));
+	if (ledger_name(src, name, sizeof(name)) == -1)
+		return -1;
 	n = snprintf(line, sizeof(line), "- ");
 	if ((rc = s3_encode(key, 0, line + n, sizeof(line) - (size_t)n - 1)) == -1)
 		return -1;
@@ -195,7 +198,9 @@ ledger_open(struct ledger *lg, int rfd, const struct conf_source *src)
 {
 	memset(lg, 0, sizeof(*lg));
 	lg->rfd = rfd;
-	ledger_name(src, lg->name, sizeof(lg->name));
+	lg->lfd = -1;
+	if (ledger_name(src, lg->name, sizeof(lg->name)) == -1)
+		return -1;
 	return reopen(lg);
 }
 

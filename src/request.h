@@ -19,7 +19,7 @@
 
 #include "conf.h"
 #include "s3.h"
-#include "sha256.h"
+#include "digest.h"
 
 struct request {
 	char  url[S3_URL_MAX];		/* what is fetched */
@@ -27,7 +27,7 @@ struct request {
 	const struct conf_source *src;	/* S3: sign with this source */
 	char  key[S3_KEY_MAX + 1];
 	char  etag[S3_ETAG_MAX + 1];	/* S3: the listed version */
-	char  sha256[SHA256_HEX];	/* "" when not given */
+	char  sha256[DIGEST_SHA256_HEX];	/* "" when not given */
 	long long size;			/* -1 when not given */
 };
 

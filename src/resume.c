@@ -14,7 +14,7 @@
 #include "clock.h"
 #include "log.h"
 #include "resume.h"
-#include "sha256.h"
+#include "digest.h"
 
 #define STATE_SIZE     4096
 #define STATE_MAGIC    "ingestd-fetch 1"
@@ -37,7 +37,7 @@ resume_boot_id(char *out, size_t len)
 int
 resume_save(struct fetch *f, const char *phase, int durable)
 {
-	char buf[STATE_SIZE], sum[SHA256_HEX];
+	char buf[STATE_SIZE], sum[DIGEST_SHA256_HEX];
 	size_t off;
 	unsigned i;
 	int n;
@@ -52,7 +52,8 @@ resume_save(struct fetch *f, const char *phase, int durable)
 		    f->seg[i].start, f->seg[i].end, f->seg[i].done);
 		off += (size_t)n;
 	}
-	sha256_hex_of(buf, off, sum);
+	if (digest_sha256_hex(buf, off, sum) == NULL)
+		return -1;
 	snprintf(buf + off, sizeof(buf) - off, "sum=%s\n", sum);
 	if (pwrite(f->statefd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf))
 		return -1;
@@ -64,7 +65,7 @@ const char *
 resume_load(struct fetch *f)
 {
 	static char phase[16];
-	char buf[STATE_SIZE + 1], sum[SHA256_HEX], *s, *line, *save = NULL;
+	char buf[STATE_SIZE + 1], sum[DIGEST_SHA256_HEX], *s, *line, *save = NULL;
 	uint64_t a, b, d, expect = 0;
 	unsigned nseg = 0, i;
 	ssize_t n;
@@ -75,8 +76,8 @@ resume_load(struct fetch *f)
 	buf[STATE_SIZE] = '\0';
 	if ((s = strstr(buf, "sum=")) == NULL)
 		return NULL;
-	sha256_hex_of(buf, (size_t)(s - buf), sum);
-	if (strncmp(s + 4, sum, 64) != 0)
+	if (digest_sha256_hex(buf, (size_t)(s - buf), sum) == NULL ||
+	    strncmp(s + 4, sum, 64) != 0)
 		return NULL;
 	*s = '\0';
 	phase[0] = '\0';

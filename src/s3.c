@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "s3.h"
-#include "sha256.h"
+#include "digest.h"
 
 static int
 unreserved(unsigned char c)
@@ -159,7 +159,7 @@ s3_local_name(const char *key, char *out, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	static const char *const suffixes[] = { ".url", ".part", "-downloading" };
-	char esc[3 * S3_KEY_MAX + 1], digest[SHA256_HEX], extbuf[17];
+	char esc[3 * S3_KEY_MAX + 1], digest[DIGEST_SHA256_HEX], extbuf[17];
 	size_t klen = strlen(key), n = 0, i, force = (size_t)-1, cut, extlen = 0;
 	const char *ext = "";
 
@@ -197,7 +197,8 @@ s3_local_name(const char *key, char *out, size_t len)
 			cut -= 1;
 		else if (esc[cut - 2] == '%')
 			cut -= 2;
-		sha256_hex_of(key, klen, digest);
+		if (digest_sha256_hex(key, klen, digest) == NULL)
+			return -1;	/* errno ENOMEM: no name rather than a colliding one */
 		n = (size_t)snprintf(esc + cut, sizeof(esc) - cut, "~%.16s%s", digest, ext) + cut;
 	}
 	if (n + 1 > len) {
@@ -208,24 +209,26 @@ s3_local_name(const char *key, char *out, size_t len)
 	return 0;
 }
 
-void
+int
 s3_source_id(const struct conf_source *src, char out[17])
 {
-	struct sha256 ctx;
-	unsigned char d[SHA256_LEN];
-	char hex[SHA256_HEX];
+	struct digest ctx;
+	char hex[DIGEST_SHA256_HEX] = "";
 	const char *pre = src->prefix != NULL ? src->prefix : "";
 
-	sha256_init(&ctx);
-	sha256_update(&ctx, src->endpoint, endpoint_len(src->endpoint));
-	sha256_update(&ctx, "\n", 1);
-	sha256_update(&ctx, src->bucket, strlen(src->bucket));
-	sha256_update(&ctx, "\n", 1);
-	sha256_update(&ctx, pre, strlen(pre));
-	sha256_final(&ctx, d);
-	sha256_hex(d, hex);
+	if (digest_sha256_init(&ctx) == -1 ||
+	    digest_update(&ctx, src->endpoint, endpoint_len(src->endpoint)) == -1 ||
+	    digest_update(&ctx, "\n", 1) == -1 ||
+	    digest_update(&ctx, src->bucket, strlen(src->bucket)) == -1 ||
+	    digest_update(&ctx, "\n", 1) == -1 ||
+	    digest_update(&ctx, pre, strlen(pre)) == -1 ||
+	    digest_final_hex(&ctx, hex) == -1) {
+		digest_free(&ctx);
+		return -1;
+	}
 	memcpy(out, hex, 16);
 	out[16] = '\0';
+	return 0;
 }
 
 const struct conf_source *

@@ -50,7 +50,7 @@ int  s3_list_url(const struct conf_source *src, const char *token, unsigned max_
  * ignored. One-to-one (it decodes back to the key) unless longer than
  * S3_LOCAL_NAME_MAX: then the middle is cut and "~" plus 16 hex digits of
  * the key's SHA-256 mark it ('~' never occurs otherwise). 0 or -1 (EINVAL:
- * empty key).
+ * empty key; ENOMEM: no digest).
  */
 int  s3_local_name(const char *key, char *out, size_t len);
 
@@ -103,8 +103,8 @@ void s3_parse_error(const char *xml, size_t len, char *code, size_t codelen, cha
 int  s3_curl_sign(CURL *h, const struct conf_source *src, const struct s3_creds *cr,
     struct curl_slist **hdrs);
 
-/* The source's identity for its ledger file: 16 hex digits. */
-void s3_source_id(const struct conf_source *src, char out[17]);
+/* The source's identity for its ledger file: 16 hex digits. 0, or -1 (ENOMEM). */
+int  s3_source_id(const struct conf_source *src, char out[17]);
 
 /* The source whose endpoint (NULL: any), bucket and prefix match, or NULL. */
 const struct conf_source *s3_find_source(const struct conf *c, const char *endpoint,
