@@ -79,6 +79,7 @@ struct fetch {
 	uint64_t                saved_ms;
 	char                    boot[64];
 	char                    urlhash[DIGEST_SHA256_HEX];
+	enum fetch_result       failed;		/* after RANGES_FAILED: how */
 	char                   *reason;
 	size_t                  reasonlen;
 };
@@ -89,5 +90,9 @@ struct fetch {
  */
 #define set_reason(f, rc, ...) \
 	(snprintf((f)->reason, (f)->reasonlen, __VA_ARGS__), (rc))
+
+/* The same for a step that reports failure as ret, the result (rc) in f->failed. */
+#define set_failed(f, rc, ret, ...) \
+	((f)->failed = (rc), snprintf((f)->reason, (f)->reasonlen, __VA_ARGS__), (ret))
 
 #endif

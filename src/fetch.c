@@ -41,7 +41,6 @@
 #include "http.h"
 #include "ledger.h"
 #include "log.h"
-#include "packet.h"
 #include "ranges.h"
 #include "request.h"
 #include "resume.h"
@@ -67,7 +66,7 @@ qurl(const struct fetch *f, char *buf, size_t len)
 
 /* --- verification and commit ---------------------------------------------------- */
 
-static int
+static enum fetch_result
 verify(struct fetch *f)
 {
 	char got[DIGEST_SHA256_HEX];
@@ -79,19 +78,19 @@ verify(struct fetch *f)
 	ssize_t n;
 
 	if (fstat(f->fd, &st) == -1)
-		return set_reason(f, PACKET_TEMP, "fetch error=\"stat: %s\"", strerror(errno));
+		return set_reason(f, FETCH_TEMP, "fetch error=\"stat: %s\"", strerror(errno));
 	if ((uint64_t)st.st_size != f->total && ftruncate(f->fd, (off_t)f->total) == -1)
-		return set_reason(f, PACKET_TEMP, "fetch error=\"truncate: %s\"", strerror(errno));
+		return set_reason(f, FETCH_TEMP, "fetch error=\"truncate: %s\"", strerror(errno));
 	if (f->rq.size >= 0 && (uint64_t)f->rq.size != f->total)
-		return set_reason(f, PACKET_BAD, "fetch size_mismatch expected=%lld got=%" PRIu64,
+		return set_reason(f, FETCH_BAD, "fetch size_mismatch expected=%lld got=%" PRIu64,
 		    f->rq.size, f->total);
 	if (f->rq.sha256[0] == '\0')
-		return PACKET_OK;
+		return FETCH_OK;
 	if ((buf = malloc(1024 * 1024)) == NULL)
-		return set_reason(f, PACKET_TEMP, "fetch error=\"out of memory\"");
+		return set_reason(f, FETCH_TEMP, "fetch error=\"out of memory\"");
 	if (digest_sha256_init(&ctx) == -1) {
 		free(buf);
-		return set_reason(f, PACKET_TEMP, "fetch error=\"out of memory\"");
+		return set_reason(f, FETCH_TEMP, "fetch error=\"out of memory\"");
 	}
 	while ((n = pread(f->fd, buf, 1024 * 1024, off)) > 0) {
 		bad |= digest_update(&ctx, buf, (size_t)n);
@@ -100,18 +99,21 @@ verify(struct fetch *f)
 	free(buf);
 	if (n == -1) {
 		digest_free(&ctx);
-		return set_reason(f, PACKET_TEMP, "fetch error=\"read: %s\"", strerror(errno));
+		return set_reason(f, FETCH_TEMP, "fetch error=\"read: %s\"", strerror(errno));
 	}
 	if (digest_final_hex(&ctx, got) == -1 || bad)
-		return set_reason(f, PACKET_TEMP, "fetch error=\"sha256 failed\"");
+		return set_reason(f, FETCH_TEMP, "fetch error=\"sha256 failed\"");
 	if (strcmp(got, f->rq.sha256) != 0)
-		return set_reason(f, PACKET_BAD, "fetch sha256_mismatch expected=%s got=%s",
+		return set_reason(f, FETCH_BAD, "fetch sha256_mismatch expected=%s got=%s",
 		    f->rq.sha256, got);
-	return PACKET_OK;
+	return FETCH_OK;
 }
 
-/* DELETE the object now that the packet is durably in the inbox. Never fails the packet. */
-static int
+/*
+ * DELETE the object now that the packet is durably in the inbox. Never fails
+ * the packet: FETCH_OK, or FETCH_INTERRUPTED.
+ */
+static enum fetch_result
 s3_delete(struct fetch *f)
 {
 	struct curl_slist *hdrs = NULL, *l;
@@ -165,29 +167,29 @@ s3_delete(struct fetch *f)
 	}
 	log_warnx("event=s3_delete_failed name=%s url=%s status=%ld error=%s", f->stem,
 	    qurl(f, q, sizeof(q)), status, log_quote(qk, sizeof(qk), curl_easy_strerror(res)));
-	return 0;
+	return FETCH_OK;
 }
 
-static int
+static enum fetch_result
 commit(struct fetch *f)
 {
 	if (fsync(f->fd) == -1)
-		return set_reason(f, PACKET_TEMP, "fetch error=\"fsync: %s\"", strerror(errno));
+		return set_reason(f, FETCH_TEMP, "fetch error=\"fsync: %s\"", strerror(errno));
 	if (resume_save(f, "commit", 1) == -1)
-		return set_reason(f, PACKET_TEMP, "fetch error=\"state: %s\"", strerror(errno));
+		return set_reason(f, FETCH_TEMP, "fetch error=\"state: %s\"", strerror(errno));
 	if (renameat2(f->s->inboxfd, f->part, f->s->inboxfd, f->stem, RENAME_NOREPLACE) == -1) {
 		int e = errno;
 		char q[NAME_MAX * 4 + 3];
 
 		(void)resume_save(f, "verified", 1);
 		if (e == EEXIST)
-			return set_reason(f, PACKET_TEMP, "fetch name_taken name=%s",
+			return set_reason(f, FETCH_TEMP, "fetch name_taken name=%s",
 			    log_quote(q, sizeof(q), f->stem));
-		return set_reason(f, PACKET_TEMP, "fetch error=\"rename: %s\"", strerror(e));
+		return set_reason(f, FETCH_TEMP, "fetch error=\"rename: %s\"", strerror(e));
 	}
 	if (fsync(f->s->inboxfd) == -1)
-		return set_reason(f, PACKET_TEMP, "fetch error=\"fsync inbox: %s\"", strerror(errno));
-	return PACKET_OK;
+		return set_reason(f, FETCH_TEMP, "fetch error=\"fsync inbox: %s\"", strerror(errno));
+	return FETCH_OK;
 }
 
 /* --- the whole fetch ------------------------------------------------------------- */
@@ -199,7 +201,7 @@ discard(struct fetch *f)
 	(void)unlinkat(f->s->inboxfd, f->statef, 0);
 }
 
-static int
+static enum fetch_result
 open_part(struct fetch *f, int fresh)
 {
 	if (f->fd >= 0)
@@ -208,29 +210,31 @@ open_part(struct fetch *f, int fresh)
 	f->fd = openat(f->s->inboxfd, f->part, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
 	    (fresh ? O_TRUNC : 0), 0640);
 	if (f->fd == -1)
-		return set_reason(f, PACKET_TEMP, "fetch error=\"open %s: %s\"", f->part,
+		return set_reason(f, FETCH_TEMP, "fetch error=\"open %s: %s\"", f->part,
 		    strerror(errno));
-	return PACKET_OK;
+	return FETCH_OK;
 }
 
-static int
+static enum fetch_result
 run(struct fetch *f)
 {
 	const char *phase;
 	struct stat st;
 	unsigned restarts;
-	int rc, fresh = 1;
+	enum ranges_result tr;
+	enum fetch_result rc;
+	int fresh = 1;
 
 	phase = resume_load(f);
 	if (phase != NULL && strcmp(phase, "commit") == 0) {
 		if (fstatat(f->s->inboxfd, f->part, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
 		    errno == ENOENT)
-			return PACKET_OK;	/* renamed before a crash: only the delete is left */
+			return FETCH_OK;	/* renamed before a crash: only the delete is left */
 		phase = "verified";
 	}
 	if (phase != NULL && fstatat(f->s->inboxfd, f->part, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(st.st_mode) && (uint64_t)st.st_size == f->total) {
-		if ((rc = open_part(f, 0)) != PACKET_OK)
+		if ((rc = open_part(f, 0)) != FETCH_OK)
 			return rc;
 		f->allocated = 1;
 		if (strcmp(phase, "verified") == 0)
@@ -242,46 +246,46 @@ run(struct fetch *f)
 	for (restarts = 0;; restarts++) {
 		if (fresh) {
 			ranges_start_fresh(f);
-			if ((rc = open_part(f, 1)) != PACKET_OK)
+			if ((rc = open_part(f, 1)) != FETCH_OK)
 				return rc;
 		}
-		rc = ranges_transfer(f);
+		tr = ranges_transfer(f);
 		ranges_stop_all(f);
-		if (rc != RANGES_RESTART)
+		if (tr != RANGES_RESTART)
 			break;
 		if (restarts >= RESTARTS_MAX)
-			return set_reason(f, PACKET_TEMP, "fetch changed restarts=%u url=%s", restarts,
+			return set_reason(f, FETCH_TEMP, "fetch changed restarts=%u url=%s", restarts,
 			    f->rq.shown);
 		log_info("event=fetch_restart name=%s why=\"changed or Range not honoured\"",
 		    f->stem);
 		fresh = 1;
 	}
-	if (rc != PACKET_OK) {
-		if (rc == FETCH_INTERRUPTED || rc == PACKET_TEMP)
+	if (tr == RANGES_FAILED) {
+		if (f->failed == FETCH_INTERRUPTED || f->failed == FETCH_TEMP)
 			(void)resume_save(f, "download", 0);
-		return rc;
+		return f->failed;
 	}
-	if ((rc = verify(f)) != PACKET_OK)
+	if ((rc = verify(f)) != FETCH_OK)
 		return rc;
 	return commit(f);
 }
 
-int
+enum fetch_result
 fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfile,
     const char *name, const struct fetch_ctl *ctl, char *reason, size_t reasonlen)
 {
 	struct fetch *f;
 	size_t len = strlen(name) - strlen(FETCH_SUFFIX);
 	char err[512], q[NAME_MAX * 4 + 3];
-	int rc;
+	enum fetch_result rc;
 
 	if (reasonlen > 0)
 		reason[0] = '\0';
 	if (!fetch_is_url_packet(name))
-		return PACKET_BAD;
+		return FETCH_BAD;
 	if ((f = calloc(1, sizeof(*f))) == NULL) {
 		snprintf(reason, reasonlen, "fetch error=\"out of memory\"");
-		return PACKET_TEMP;
+		return FETCH_TEMP;
 	}
 	f->c = c;
 	f->s = s;
@@ -291,12 +295,12 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 	f->reasonlen = reasonlen;
 	f->total = UNKNOWN;
 	if (http_global_init() == -1) {
-		rc = set_reason(f, PACKET_TEMP, "fetch error=\"curl_global_init failed\"");
+		rc = set_reason(f, FETCH_TEMP, "fetch error=\"curl_global_init failed\"");
 		goto out;
 	}
 	/* .STEM.part.state must fit in a name. */
 	if (len + strlen(".part.state") + 1 > NAME_MAX) {
-		rc = set_reason(f, PACKET_BAD, "fetch name_too_long");
+		rc = set_reason(f, FETCH_BAD, "fetch name_too_long");
 		goto out;
 	}
 	snprintf(f->stem, sizeof(f->stem), "%.*s", (int)len, name);
@@ -306,44 +310,44 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 	case REQUEST_OK:
 		break;
 	case REQUEST_BAD:
-		rc = PACKET_BAD;
+		rc = FETCH_BAD;
 		goto out;
 	case REQUEST_TEMP:
-		rc = PACKET_TEMP;
+		rc = FETCH_TEMP;
 		goto out;
 	}
 	if (f->rq.src != NULL && s3_credentials(f->rq.src, &f->cr, err, sizeof(err)) == -1) {
-		rc = set_reason(f, PACKET_TEMP, "fetch credentials error=%s",
+		rc = set_reason(f, FETCH_TEMP, "fetch credentials error=%s",
 		    log_quote(q, sizeof(q), err));
 		goto out;
 	}
 	resume_boot_id(f->boot, sizeof(f->boot));
 	if (digest_sha256_hex(f->rq.url, strlen(f->rq.url), f->urlhash) == NULL) {
-		rc = set_reason(f, PACKET_TEMP, "fetch error=\"out of memory\"");
+		rc = set_reason(f, FETCH_TEMP, "fetch error=\"out of memory\"");
 		goto out;
 	}
 	f->statefd = openat(s->inboxfd, f->statef, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 	    0640);
 	if (f->statefd == -1) {
-		rc = set_reason(f, PACKET_TEMP, "fetch error=\"open %s: %s\"", f->statef,
+		rc = set_reason(f, FETCH_TEMP, "fetch error=\"open %s: %s\"", f->statef,
 		    strerror(errno));
 		goto out;
 	}
 	/* A second request of the same name must not write into this .part. */
 	if (flock(f->statefd, LOCK_EX | LOCK_NB) == -1) {
-		rc = set_reason(f, PACKET_TEMP, "fetch busy name=%s", log_quote(q, sizeof(q), f->stem));
+		rc = set_reason(f, FETCH_TEMP, "fetch busy name=%s", log_quote(q, sizeof(q), f->stem));
 		close(f->statefd);
 		f->statefd = -1;
 		goto out;
 	}
 	if ((f->multi = curl_multi_init()) == NULL) {
-		rc = set_reason(f, PACKET_TEMP, "fetch error=\"curl_multi_init failed\"");
+		rc = set_reason(f, FETCH_TEMP, "fetch error=\"curl_multi_init failed\"");
 		goto out;
 	}
 	curl_multi_setopt(f->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
 	log_info("event=fetch name=%s url=%s", f->stem, log_quote(err, sizeof(err), f->rq.shown));
 	rc = run(f);
-	if (rc == PACKET_OK) {
+	if (rc == FETCH_OK) {
 		if (f->rq.src != NULL && f->rq.src->del == SOURCE_DELETE_AFTER_COMMIT &&
 		    s3_delete(f) == FETCH_INTERRUPTED) {
 			rc = FETCH_INTERRUPTED;	/* the state says commit: only the delete is redone */
@@ -351,7 +355,7 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 		}
 		(void)unlinkat(s->inboxfd, f->statef, 0);
 		log_info("event=fetched name=%s size=%" PRIu64, f->stem, f->total);
-	} else if (rc == PACKET_BAD) {
+	} else if (rc == FETCH_BAD) {
 		discard(f);
 	}
 out:

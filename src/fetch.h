@@ -15,8 +15,13 @@
 
 #define FETCH_SUFFIX ".url"
 
-/* Same values as packet.h: PACKET_OK, PACKET_BAD, PACKET_TEMP; and: */
-#define FETCH_INTERRUPTED 3	/* ctl->interrupted said stop: nothing lost, resume later */
+/* What became of a URL packet. Its own range: never mistaken for a PACKET_ value. */
+enum fetch_result {
+	FETCH_OK = 30,		/* the download is in the inbox under its name, verified */
+	FETCH_BAD,		/* the request or the remote file is at fault: file it failed */
+	FETCH_TEMP,		/* the network, the server or the system: retry later */
+	FETCH_INTERRUPTED	/* ctl->interrupted said stop: nothing lost, resume later */
+};
 
 struct fetch_ctl {
 	/* Polled during transfers; returns 1 to stop now (shutdown). */
@@ -29,11 +34,10 @@ int fetch_is_url_packet(const char *name);
 
 /*
  * Fetch the packet described by the file at urlfile (the claimed NAME.url)
- * into the inbox as NAME (the name without ".url"). Returns PACKET_OK,
- * PACKET_BAD with reason (e.g. "fetch status=404 url=..."), PACKET_TEMP with
- * reason (retry later), or FETCH_INTERRUPTED.
+ * into the inbox as NAME (the name without ".url"). FETCH_BAD and FETCH_TEMP
+ * come with a reason, a logfmt fragment (e.g. "fetch status=404 url=...").
  */
-int fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfile,
+enum fetch_result fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfile,
     const char *name, const struct fetch_ctl *ctl, char *reason, size_t reasonlen);
 
 #endif

@@ -317,11 +317,15 @@ plan(struct fetch *f)
 	f->nseg = (unsigned)n;
 }
 
-/* Besides PACKET_OK/BAD/TEMP and FETCH_INTERRUPTED, which they must not equal: */
-enum { GO_ON = 10, RESTART = RANGES_RESTART };
+/* What one finished transfer means for the rest. */
+enum seg_next {
+	SEG_GO_ON = 50,		/* carry on with the other ranges (or this one later) */
+	SEG_RESTART,		/* start over, or (WHY_SPLIT) plan the ranges */
+	SEG_FAILED		/* give up: f->failed and f->reason say why */
+};
 
 /* A failure of range g that may pass: retry it later, or give up the fetch. */
-static int
+static enum seg_next
 seg_retry(struct fetch *f, struct seg *g, const char *what)
 {
 	char q[S3_URL_MAX + 8];
@@ -329,17 +333,17 @@ seg_retry(struct fetch *f, struct seg *g, const char *what)
 	/* A response that moved the range forward was progress: count again from 1. */
 	g->fails = g->start + g->done > g->mark ? 1 : g->fails + 1;
 	if (g->fails > f->c->fetch.retries)
-		return set_reason(f, PACKET_TEMP, "fetch %s attempts=%u url=%s", what, g->fails,
+		return set_failed(f, FETCH_TEMP, SEG_FAILED, "fetch %s attempts=%u url=%s", what, g->fails,
 		    qurl(f, q, sizeof(q)));
 	g->retry_at = clock_mono_ms() + http_backoff_ms(f->c->fetch.backoff_ms, g->fails);
 	log_info("event=fetch_retry name=%s %s attempt=%u range=%" PRIu64 "- delay_ms=%llu",
 	    f->stem, what, g->fails, g->start + g->done,
 	    http_backoff_ms(f->c->fetch.backoff_ms, g->fails));
-	return GO_ON;
+	return SEG_GO_ON;
 }
 
-/* The outcome of one finished transfer: GO_ON, RESTART or a PACKET_ result. */
-static int
+/* The outcome of one finished transfer. */
+static enum seg_next
 seg_done(struct fetch *f, struct seg *g, CURLcode res)
 {
 	char q[S3_URL_MAX + 8], what[512], code[64] = "", msg[256] = "", qm[300];
@@ -358,23 +362,23 @@ seg_done(struct fetch *f, struct seg *g, CURLcode res)
 	seg_stop(f, g);
 	switch (why) {
 	case WHY_SPLIT:
-		return RESTART;	/* handled by the caller: plan the ranges */
+		return SEG_RESTART;	/* handled by the caller: plan the ranges */
 	case WHY_NORANGE:
 		f->no_ranges = 1;
-		return RESTART;
+		return SEG_RESTART;
 	case WHY_CHANGED:
-		return RESTART;
+		return SEG_RESTART;
 	case WHY_TOOBIG:
 		if (f->total == UNKNOWN)
-			return set_reason(f, PACKET_BAD, "fetch limit max_bytes max=%" PRIu64,
+			return set_failed(f, FETCH_BAD, SEG_FAILED, "fetch limit max_bytes max=%" PRIu64,
 			    f->c->fetch.max_bytes);
-		return set_reason(f, PACKET_BAD, "fetch limit max_bytes size=%" PRIu64 " max=%" PRIu64,
+		return set_failed(f, FETCH_BAD, SEG_FAILED, "fetch limit max_bytes size=%" PRIu64 " max=%" PRIu64,
 		    f->total, f->c->fetch.max_bytes);
 	case WHY_SIZE:
-		return set_reason(f, PACKET_BAD, "fetch size_mismatch expected=%lld got=%" PRIu64,
+		return set_failed(f, FETCH_BAD, SEG_FAILED, "fetch size_mismatch expected=%lld got=%" PRIu64,
 		    f->rq.size, f->total);
 	case WHY_IO:
-		return set_reason(f, PACKET_TEMP, "fetch error=\"write %s: %s\"", f->part,
+		return set_failed(f, FETCH_TEMP, SEG_FAILED, "fetch error=\"write %s: %s\"", f->part,
 		    strerror(g->ioerr));
 	case WHY_STOP:
 	case WHY_NONE:
@@ -382,7 +386,7 @@ seg_done(struct fetch *f, struct seg *g, CURLcode res)
 	}
 	if (res != CURLE_OK) {
 		if (!http_transient(res))
-			return set_reason(f, PACKET_BAD, "fetch error=%s url=%s",
+			return set_failed(f, FETCH_BAD, SEG_FAILED, "fetch error=%s url=%s",
 			    log_quote(qm, sizeof(qm), curl_easy_strerror(res)), qurl(f, q, sizeof(q)));
 		snprintf(what, sizeof(what), "error=%s",
 		    log_quote(qm, sizeof(qm), curl_easy_strerror(res)));
@@ -393,10 +397,10 @@ seg_done(struct fetch *f, struct seg *g, CURLcode res)
 		f->total = 0;	/* an empty file has no byte 0 */
 		g->end = 0;
 		g->finished = 1;
-		return GO_ON;
+		return SEG_GO_ON;
 	}
 	if (status == 412 || status == 416)
-		return RESTART;	/* the file changed under us */
+		return SEG_RESTART;	/* the file changed under us */
 	if (status >= 300 || status < 200) {
 		if (g->errlen > 0)
 			s3_parse_error(g->errbody, g->errlen, code, sizeof(code), msg, sizeof(msg));
@@ -404,7 +408,7 @@ seg_done(struct fetch *f, struct seg *g, CURLcode res)
 		    code[0] ? log_quote(qm, sizeof(qm), code) : "");
 		if (status == 408 || status == 429 || status >= 500)
 			return seg_retry(f, g, what);
-		return set_reason(f, PACKET_BAD, "fetch %s url=%s%s%s", what,
+		return set_failed(f, FETCH_BAD, SEG_FAILED, "fetch %s url=%s%s%s", what,
 		    qurl(f, q, sizeof(q)), msg[0] ? " message=" : "",
 		    msg[0] ? log_quote(qm, sizeof(qm), msg) : "");
 	}
@@ -413,27 +417,28 @@ seg_done(struct fetch *f, struct seg *g, CURLcode res)
 		f->total = g->done;
 		g->end = g->done > 0 ? g->done - 1 : 0;
 		g->finished = 1;
-		return GO_ON;
+		return SEG_GO_ON;
 	}
 	if (g->done == g->end - g->start + 1) {
 		g->finished = 1;
 		g->fails = 0;
-		return GO_ON;
+		return SEG_GO_ON;
 	}
 	if (g->start + g->done > g->mark) {
 		g->retry_at = 0;	/* a shorter range than asked: ask for the rest */
-		return GO_ON;
+		return SEG_GO_ON;
 	}
 	return seg_retry(f, g, "error=\"empty response\"");
 }
 
-int
+enum ranges_result
 ranges_transfer(struct fetch *f)
 {
 	struct seg *g;
 	CURLMsg *m;
 	unsigned i, left;
-	int running, rc, left_msgs;
+	enum seg_next next;
+	int running, left_msgs;
 
 	for (;;) {
 		uint64_t now = clock_mono_ms();
@@ -445,37 +450,39 @@ ranges_transfer(struct fetch *f)
 			left++;
 			if (g->h == NULL && g->retry_at <= now && seg_start(f, g) == -1) {
 				seg_stop(f, g);
-				return set_reason(f, PACKET_TEMP, "fetch error=\"cannot start a "
+				return set_failed(f, FETCH_TEMP, RANGES_FAILED, "fetch error=\"cannot start a "
 				    "transfer\"");
 			}
 		}
 		if (left == 0)
-			return PACKET_OK;
+			return RANGES_DONE;
 		if (f->ctl != NULL && f->ctl->interrupted(f->ctl->arg))
-			return FETCH_INTERRUPTED;
+			return f->failed = FETCH_INTERRUPTED, RANGES_FAILED;
 		if (curl_multi_perform(f->multi, &running) != CURLM_OK)
-			return set_reason(f, PACKET_TEMP, "fetch error=\"curl multi failed\"");
+			return set_failed(f, FETCH_TEMP, RANGES_FAILED, "fetch error=\"curl multi failed\"");
 		while ((m = curl_multi_info_read(f->multi, &left_msgs)) != NULL) {
 			if (m->msg != CURLMSG_DONE)
 				continue;
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&g);
-			rc = seg_done(f, g, m->data.result);
-			if (rc == RESTART && g->why == WHY_SPLIT) {
+			next = seg_done(f, g, m->data.result);
+			if (next == SEG_RESTART && g->why == WHY_SPLIT) {
 				log_debug("event=fetch_split name=%s size=%" PRIu64, f->stem, f->total);
 				ranges_stop_all(f);
 				plan(f);
 				if (preallocate(f) == -1)
-					return set_reason(f, PACKET_TEMP, "fetch error=\"allocate %s: %s\"",
+					return set_failed(f, FETCH_TEMP, RANGES_FAILED, "fetch error=\"allocate %s: %s\"",
 					    f->part, strerror(errno));
 				break;	/* f->seg changed: m and g are gone */
 			}
-			if (rc != GO_ON)
-				return rc;
+			if (next == SEG_RESTART)
+				return RANGES_RESTART;
+			if (next == SEG_FAILED)
+				return RANGES_FAILED;
 		}
 		if (clock_mono_ms() - f->saved_ms >= SAVE_EVERY_MS && f->total != UNKNOWN)
 			(void)resume_save(f, "download", 0);
 		if (curl_multi_poll(f->multi, NULL, 0, POLL_MS, NULL) != CURLM_OK)
-			return set_reason(f, PACKET_TEMP, "fetch error=\"curl poll failed\"");
+			return set_failed(f, FETCH_TEMP, RANGES_FAILED, "fetch error=\"curl poll failed\"");
 	}
 }
 

@@ -8,16 +8,17 @@
 
 #include "download.h"
 
-#define RANGES_RESTART 11	/* start over: the file changed, or Range was not honoured */
+enum ranges_result {
+	RANGES_DONE = 40,	/* every byte is in */
+	RANGES_RESTART,		/* start over: the file changed, or Range was not honoured */
+	RANGES_FAILED		/* f->failed says how (FETCH_BAD, _TEMP, _INTERRUPTED) */
+};
 
 /* Reset f's ranges for a download from byte 0 (the size not yet known). */
 void ranges_start_fresh(struct fetch *f);
 
-/*
- * Run the ranges until all are in. Returns PACKET_OK, PACKET_BAD, PACKET_TEMP
- * (reason set), FETCH_INTERRUPTED or RANGES_RESTART.
- */
-int  ranges_transfer(struct fetch *f);
+/* Run the ranges until all are in, or a reason to stop (then f->reason is set). */
+enum ranges_result ranges_transfer(struct fetch *f);
 
 /* Stop every running transfer of f. */
 void ranges_stop_all(struct fetch *f);

@@ -221,8 +221,14 @@ out:
 	return rc;
 }
 
-/* Write inbox/NAME.url for obj. 1 queued, 0 skipped, -1 error. */
-static int
+enum hand_off {
+	HANDED_OFF,		/* inbox/NAME.url is there and in the ledger */
+	HAND_OFF_TAKEN,		/* a request of that name is already there */
+	HAND_OFF_ERROR		/* errno says why */
+};
+
+/* Write inbox/NAME.url for obj. */
+static enum hand_off
 hand_off(struct source *so, const struct s3_object *obj, const char *name)
 {
 	char tmp[NAME_MAX + 32], req[NAME_MAX + 16], body[S3_URL_MAX + 512];
@@ -230,7 +236,7 @@ hand_off(struct source *so, const struct s3_object *obj, const char *name)
 	int fd, n;
 
 	if (s3_encode(obj->key, 1, enc, sizeof(enc)) == -1)
-		return -1;
+		return HAND_OFF_ERROR;
 	n = snprintf(body, sizeof(body), "s3://%s/%s\nendpoint=%s\nsize=%llu\n%s%s%s",
 	    so->src->bucket, enc, so->src->endpoint, (unsigned long long)obj->size,
 	    obj->etag[0] ? "etag=" : "", obj->etag, obj->etag[0] ? "\n" : "");
@@ -239,24 +245,24 @@ hand_off(struct source *so, const struct s3_object *obj, const char *name)
 	fd = openat(so->s->inboxfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 	    0640);
 	if (fd == -1)
-		return -1;
+		return HAND_OFF_ERROR;
 	if (write(fd, body, (size_t)n) != n || close(fd) == -1) {
 		(void)unlinkat(so->s->inboxfd, tmp, 0);
-		return -1;
+		return HAND_OFF_ERROR;
 	}
 	if (renameat2(so->s->inboxfd, tmp, so->s->inboxfd, req, RENAME_NOREPLACE) == -1) {
 		int e = errno;
 
 		(void)unlinkat(so->s->inboxfd, tmp, 0);
 		errno = e;
-		return e == EEXIST ? 0 : -1;
+		return e == EEXIST ? HAND_OFF_TAKEN : HAND_OFF_ERROR;
 	}
 	if (ledger_add(&so->lg, obj->key, obj->etag) == -1)
 		log_warn("event=ledger source=%zu", so->idx);
 	log_info("event=queued source=%zu key=%s name=%s size=%llu", so->idx,
 	    log_quote(qk, sizeof(qk), obj->key), log_quote(qn, sizeof(qn), req),
 	    (unsigned long long)obj->size);
-	return 1;
+	return HANDED_OFF;
 }
 
 /* One pass over the whole prefix. 0 when every page was read. */
@@ -299,16 +305,16 @@ poll_once(struct source *so)
 			if (pending(so, &w, name))
 				continue;
 			switch (hand_off(so, obj, name)) {
-			case 1:
+			case HANDED_OFF:
 				queued++;
 				if ((e = ledger_lookup(&so->lg, obj->key)) != NULL)
 					e->seen = 1;
 				break;
-			case -1:
+			case HAND_OFF_ERROR:
 				log_warn("event=queue source=%zu key=%s", so->idx,
 				    log_quote(qk, sizeof(qk), obj->key));
 				break;
-			default:
+			case HAND_OFF_TAKEN:
 				break;
 			}
 		}

@@ -128,8 +128,8 @@ bad(struct fixture *fx, const char *content, const char *want)
 	char reason[1024] = "";
 	int rc = fetch(fx, "p.zip.url", content, reason, sizeof(reason));
 
-	if (rc != PACKET_BAD || strstr(reason, want) == NULL)
-		fail_msg("<<%s>>: got %d \"%s\", want PACKET_BAD \"%s\"", content, rc, reason, want);
+	if (rc != FETCH_BAD || strstr(reason, want) == NULL)
+		fail_msg("<<%s>>: got %d \"%s\", want FETCH_BAD \"%s\"", content, rc, reason, want);
 	assert_false(in_inbox(fx, "p.zip"));
 	assert_false(in_inbox(fx, "p.zip.part"));
 }
@@ -161,7 +161,7 @@ test_protocols(void **state)
 	strv_free(&fx->c.fetch.protocols);
 	assert_int_equal(strv_push(&fx->c.fetch.protocols, "https"), 0);
 	rc = fetch(fx, "p.zip.url", "http://127.0.0.1:1/x\n", reason, sizeof(reason));
-	assert_int_equal(rc, PACKET_BAD);
+	assert_int_equal(rc, FETCH_BAD);
 	assert_non_null(strstr(reason, "fetch error="));
 	assert_non_null(strstr(reason, "url=http://127.0.0.1:1/x"));
 }
@@ -175,7 +175,7 @@ test_refused_is_temporary(void **state)
 
 	/* Nothing listens on port 1: a connection error, worth a retry later. */
 	rc = fetch(fx, "p.zip.url", "http://127.0.0.1:1/x\nsize=10\n", reason, sizeof(reason));
-	assert_int_equal(rc, PACKET_TEMP);
+	assert_int_equal(rc, FETCH_TEMP);
 	assert_non_null(strstr(reason, "fetch error="));
 	assert_non_null(strstr(reason, "attempts=1"));
 	assert_false(in_inbox(fx, "p.zip"));
@@ -194,7 +194,7 @@ test_name_too_long(void **state)
 	strcpy(name + 250, ".url");
 	snprintf(path, sizeof(path), "%s/x", fx->dir);
 	rc = fetch_url_packet(&fx->c, &fx->s, path, name, NULL, reason, sizeof(reason));
-	assert_int_equal(rc, PACKET_BAD);
+	assert_int_equal(rc, FETCH_BAD);
 	assert_string_equal(reason, "fetch name_too_long");
 }
 
