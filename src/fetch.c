@@ -145,6 +145,8 @@ s3_delete(struct fetch *f)
 		}
 		curl_easy_cleanup(h);
 		curl_slist_free_all(hdrs);
+		if (http_stopped(res))
+			return FETCH_INTERRUPTED;	/* the state says commit: the delete is redone */
 		if (res == CURLE_OK && (status == 200 || status == 204 || status == 404)) {
 			log_info("event=s3_delete name=%s key=%s status=%ld", f->stem,
 			    log_quote(qk, sizeof(qk), f->rq.key), status);
@@ -159,7 +161,8 @@ s3_delete(struct fetch *f)
 			uint64_t until = clock_mono_ms() + http_backoff_ms(f->c->fetch.backoff_ms, attempt);
 
 			while (clock_mono_ms() < until) {
-				if (f->ctl != NULL && f->ctl->interrupted(f->ctl->arg))
+				if (http_orphaned() ||
+				    (f->ctl != NULL && f->ctl->interrupted(f->ctl->arg)))
 					return FETCH_INTERRUPTED;
 				usleep(POLL_MS * 1000);
 			}
@@ -345,6 +348,8 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 		goto out;
 	}
 	curl_multi_setopt(f->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
+	if (ctl != NULL)
+		http_set_stop(ctl->interrupted, ctl->arg);
 	log_info("event=fetch name=%s url=%s", f->stem, log_quote(err, sizeof(err), f->rq.shown));
 	rc = run(f);
 	if (rc == FETCH_OK) {
@@ -359,6 +364,7 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 		discard(f);
 	}
 out:
+	http_set_stop(NULL, NULL);
 	if (f->multi != NULL) {
 		ranges_stop_all(f);
 		curl_multi_cleanup(f->multi);

@@ -1,11 +1,26 @@
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "http.h"
 
-static int curl_ready;
+#define STOP_CHECK_MS 100
+
+/*
+ * One hook per process, not per handle: a process has one reason to stop
+ * (its job is abandoned, or its parent died), and the easy handle's option
+ * then needs no data that must outlive it.
+ */
+static int       curl_ready;
+static pid_t     parent;
+static int     (*stop_fn)(void *);
+static void     *stop_arg;
+static uint64_t  stop_checked_ms;
+static int       stop_said;
 
 int
 http_global_init(void)
@@ -14,8 +29,53 @@ http_global_init(void)
 		return 0;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return -1;
+	parent = getppid();
 	curl_ready = 1;
 	return 0;
+}
+
+int
+http_orphaned(void)
+{
+	/* The parent-death signal can be blocked or lost; the pid cannot lie. */
+	return parent > 1 && getppid() != parent;
+}
+
+void
+http_set_stop(int (*stop)(void *), void *arg)
+{
+	stop_fn = stop;
+	stop_arg = arg;
+	stop_said = 0;
+	stop_checked_ms = 0;
+}
+
+int
+http_stopped(CURLcode res)
+{
+	return res == CURLE_ABORTED_BY_CALLBACK;
+}
+
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+    curl_off_t ulnow)
+{
+	uint64_t now;
+
+	(void)arg;
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (stop_said)
+		return 1;
+	/* Called for every chunk of a fast transfer: look at most every 100 ms. */
+	now = clock_mono_ms();
+	if (now - stop_checked_ms < STOP_CHECK_MS)
+		return 0;
+	stop_checked_ms = now;
+	stop_said = http_orphaned() || (stop_fn != NULL && stop_fn(stop_arg));
+	return stop_said;
 }
 
 void
@@ -43,6 +103,8 @@ http_defaults(CURL *h, const struct conf *c)
 		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
 	}
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "ingestd/" INGESTD_VERSION);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 }
 
 int

@@ -14,14 +14,36 @@
 
 #include "conf.h"
 
-/* curl_global_init, once per process (never in the supervisor before fork). 0 or -1. */
+/*
+ * curl_global_init, once per process (never in the supervisor before fork:
+ * each child calls it). It also notes the parent, for http_orphaned().
+ * 0 or -1.
+ */
 int  http_global_init(void);
 
 /*
  * The fetch.* settings every transfer shares (connect timeout, low-speed
- * limit, TLS verification and CA file, allowed protocols, no signals).
+ * limit, TLS verification and CA file, allowed protocols, no signals), and
+ * a progress callback that aborts the transfer (CURLE_ABORTED_BY_CALLBACK)
+ * once http_orphaned() or the stop hook says so. libcurl calls it about once
+ * a second even while nothing arrives, so a call blocked on a server that
+ * never answers ends within a second of the supervisor's death, whatever the
+ * signal mask.
  */
 void http_defaults(CURL *h, const struct conf *c);
+
+/*
+ * The process's stop hook, polled (at most every 100 ms) by the progress
+ * callback of every transfer: a worker passes the check of its signalfd.
+ * NULL: none.
+ */
+void http_set_stop(int (*stop)(void *), void *arg);
+
+/* 1 when the parent http_global_init() saw is gone (we were re-parented). */
+int  http_orphaned(void);
+
+/* 1 when a transfer ended with res because the progress callback stopped it. */
+int  http_stopped(CURLcode res);
 
 /* 1 when a transfer that failed with res may succeed if tried again. */
 int  http_transient(CURLcode res);

@@ -291,6 +291,8 @@ deliver(struct notifier *n, const char *doc, char *why, size_t whylen)
 		    n->c->fetch.connect_timeout_ms));
 		curl_easy_setopt(n->h, CURLOPT_WRITEFUNCTION, discard_body);
 		res = curl_easy_perform(n->h);
+		if (http_stopped(res) && http_orphaned())
+			_exit(0);	/* nothing of ours is in flight: the offset is on disk */
 		status = 0;
 		curl_easy_getinfo(n->h, CURLINFO_RESPONSE_CODE, &status);
 		if (res == CURLE_OK && status >= 200 && status < 300) {

@@ -384,6 +384,8 @@ seg_done(struct fetch *f, struct seg *g, CURLcode res)
 	case WHY_NONE:
 		break;
 	}
+	if (http_stopped(res))
+		return f->failed = FETCH_INTERRUPTED, SEG_FAILED;
 	if (res != CURLE_OK) {
 		if (!http_transient(res))
 			return set_failed(f, FETCH_BAD, SEG_FAILED, "fetch error=%s url=%s",
@@ -456,7 +458,7 @@ ranges_transfer(struct fetch *f)
 		}
 		if (left == 0)
 			return RANGES_DONE;
-		if (f->ctl != NULL && f->ctl->interrupted(f->ctl->arg))
+		if (http_orphaned() || (f->ctl != NULL && f->ctl->interrupted(f->ctl->arg)))
 			return f->failed = FETCH_INTERRUPTED, RANGES_FAILED;
 		if (curl_multi_perform(f->multi, &running) != CURLM_OK)
 			return set_failed(f, FETCH_TEMP, RANGES_FAILED, "fetch error=\"curl multi failed\"");

@@ -191,6 +191,8 @@ list_page(struct source *so, const char *token, struct s3_listing *l)
 	}
 	curl_easy_setopt(so->h, CURLOPT_HTTPHEADER, hdrs);
 	res = curl_easy_perform(so->h);
+	if (http_stopped(res) && http_orphaned())
+		_exit(0);	/* the supervisor is gone: so is the reason to list */
 	curl_easy_getinfo(so->h, CURLINFO_RESPONSE_CODE, &status);
 	if (res != CURLE_OK) {
 		snprintf(msg, sizeof(msg), "event=list source=%zu bucket=%s error=%s", so->idx,
