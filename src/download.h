@@ -91,6 +91,9 @@ struct fetch {
 #define set_reason(f, rc, ...) \
 	(snprintf((f)->reason, (f)->reasonlen, __VA_ARGS__), (rc))
 
+/* "what NAME: strerror(err)" as one quoted logfmt value, for reasons. */
+const char *download_syserr(char *buf, size_t len, const char *what, const char *name, int err);
+
 /* The same for a step that reports failure as ret, the result (rc) in f->failed. */
 #define set_failed(f, rc, ret, ...) \
 	((f)->failed = (rc), snprintf((f)->reason, (f)->reasonlen, __VA_ARGS__), (ret))

@@ -64,6 +64,15 @@ qurl(const struct fetch *f, char *buf, size_t len)
 	return log_quote(buf, len, f->rq.shown);
 }
 
+const char *
+download_syserr(char *buf, size_t len, const char *what, const char *name, int err)
+{
+	char text[NAME_MAX + 300];
+
+	snprintf(text, sizeof(text), "%s %s: %s", what, name, strerror(err));
+	return log_quote(buf, len, text);
+}
+
 /* --- verification and commit ---------------------------------------------------- */
 
 static enum fetch_result
@@ -148,10 +157,10 @@ s3_delete(struct fetch *f)
 		if (http_stopped(res))
 			return FETCH_INTERRUPTED;	/* the state says commit: the delete is redone */
 		if (res == CURLE_OK && (status == 200 || status == 204 || status == 404)) {
-			log_info("event=s3_delete name=%s key=%s status=%ld", f->stem,
+			log_info("event=s3_delete name=%s key=%s status=%ld", LQ(f->stem),
 			    log_quote(qk, sizeof(qk), f->rq.key), status);
 			if (ledger_forget(f->s, f->rq.src, f->rq.key) == -1)
-				log_warn("event=ledger name=%s", f->stem);
+				log_warn("event=ledger name=%s", LQ(f->stem));
 			return 0;
 		}
 		if (!(res != CURLE_OK ? http_transient(res) : status == 429 || status >= 500) ||
@@ -168,7 +177,7 @@ s3_delete(struct fetch *f)
 			}
 		}
 	}
-	log_warnx("event=s3_delete_failed name=%s url=%s status=%ld error=%s", f->stem,
+	log_warnx("event=s3_delete_failed name=%s url=%s status=%ld error=%s", LQ(f->stem),
 	    qurl(f, q, sizeof(q)), status, log_quote(qk, sizeof(qk), curl_easy_strerror(res)));
 	return FETCH_OK;
 }
@@ -207,14 +216,16 @@ discard(struct fetch *f)
 static enum fetch_result
 open_part(struct fetch *f, int fresh)
 {
+	char q[NAME_MAX * 4 + 300];
+
 	if (f->fd >= 0)
 		close(f->fd);
 	f->allocated = 0;
 	f->fd = openat(f->s->inboxfd, f->part, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
 	    (fresh ? O_TRUNC : 0), 0640);
 	if (f->fd == -1)
-		return set_reason(f, FETCH_TEMP, "fetch error=\"open %s: %s\"", f->part,
-		    strerror(errno));
+		return set_reason(f, FETCH_TEMP, "fetch error=%s",
+		    download_syserr(q, sizeof(q), "open", f->part, errno));
 	return FETCH_OK;
 }
 
@@ -226,6 +237,7 @@ run(struct fetch *f)
 	unsigned restarts;
 	enum ranges_result tr;
 	enum fetch_result rc;
+	char q[S3_URL_MAX + 8];
 	int fresh = 1;
 
 	phase = resume_load(f);
@@ -243,7 +255,7 @@ run(struct fetch *f)
 		if (strcmp(phase, "verified") == 0)
 			return commit(f);
 		fresh = 0;
-		log_info("event=fetch_resume name=%s size=%" PRIu64 " segments=%u", f->stem, f->total,
+		log_info("event=fetch_resume name=%s size=%" PRIu64 " segments=%u", LQ(f->stem), f->total,
 		    f->nseg);
 	}
 	for (restarts = 0;; restarts++) {
@@ -258,9 +270,9 @@ run(struct fetch *f)
 			break;
 		if (restarts >= RESTARTS_MAX)
 			return set_reason(f, FETCH_TEMP, "fetch changed restarts=%u url=%s", restarts,
-			    f->rq.shown);
+			    qurl(f, q, sizeof(q)));
 		log_info("event=fetch_restart name=%s why=\"changed or Range not honoured\"",
-		    f->stem);
+		    LQ(f->stem));
 		fresh = 1;
 	}
 	if (tr == RANGES_FAILED) {
@@ -279,7 +291,7 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 {
 	struct fetch *f;
 	size_t len = strlen(name) - strlen(FETCH_SUFFIX);
-	char err[512], q[NAME_MAX * 4 + 3];
+	char err[512], q[NAME_MAX * 4 + 300];
 	enum fetch_result rc;
 
 	if (reasonlen > 0)
@@ -332,8 +344,8 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 	f->statefd = openat(s->inboxfd, f->statef, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 	    0640);
 	if (f->statefd == -1) {
-		rc = set_reason(f, FETCH_TEMP, "fetch error=\"open %s: %s\"", f->statef,
-		    strerror(errno));
+		rc = set_reason(f, FETCH_TEMP, "fetch error=%s",
+		    download_syserr(q, sizeof(q), "open", f->statef, errno));
 		goto out;
 	}
 	/* A second request of the same name must not write into this .part. */
@@ -350,7 +362,7 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 	curl_multi_setopt(f->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
 	if (ctl != NULL)
 		http_set_stop(ctl->interrupted, ctl->arg);
-	log_info("event=fetch name=%s url=%s", f->stem, log_quote(err, sizeof(err), f->rq.shown));
+	log_info("event=fetch name=%s url=%s", LQ(f->stem), log_quote(err, sizeof(err), f->rq.shown));
 	rc = run(f);
 	if (rc == FETCH_OK) {
 		if (f->rq.src != NULL && f->rq.src->del == SOURCE_DELETE_AFTER_COMMIT &&
@@ -359,7 +371,7 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 			goto out;
 		}
 		(void)unlinkat(s->inboxfd, f->statef, 0);
-		log_info("event=fetched name=%s size=%" PRIu64, f->stem, f->total);
+		log_info("event=fetched name=%s size=%" PRIu64, LQ(f->stem), f->total);
 	} else if (rc == FETCH_BAD) {
 		discard(f);
 	}

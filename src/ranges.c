@@ -337,7 +337,7 @@ seg_retry(struct fetch *f, struct seg *g, const char *what)
 		    qurl(f, q, sizeof(q)));
 	g->retry_at = clock_mono_ms() + http_backoff_ms(f->c->fetch.backoff_ms, g->fails);
 	log_info("event=fetch_retry name=%s %s attempt=%u range=%" PRIu64 "- delay_ms=%llu",
-	    f->stem, what, g->fails, g->start + g->done,
+	    LQ(f->stem), what, g->fails, g->start + g->done,
 	    http_backoff_ms(f->c->fetch.backoff_ms, g->fails));
 	return SEG_GO_ON;
 }
@@ -346,7 +346,7 @@ seg_retry(struct fetch *f, struct seg *g, const char *what)
 static enum seg_next
 seg_done(struct fetch *f, struct seg *g, CURLcode res)
 {
-	char q[S3_URL_MAX + 8], what[512], code[64] = "", msg[256] = "", qm[300];
+	char q[S3_URL_MAX + 8], what[512], code[64] = "", msg[256] = "", qm[NAME_MAX * 4 + 300];
 	enum why why = g->why;
 	long status = g->status;
 
@@ -378,8 +378,8 @@ seg_done(struct fetch *f, struct seg *g, CURLcode res)
 		return set_failed(f, FETCH_BAD, SEG_FAILED, "fetch size_mismatch expected=%lld got=%" PRIu64,
 		    f->rq.size, f->total);
 	case WHY_IO:
-		return set_failed(f, FETCH_TEMP, SEG_FAILED, "fetch error=\"write %s: %s\"", f->part,
-		    strerror(g->ioerr));
+		return set_failed(f, FETCH_TEMP, SEG_FAILED, "fetch error=%s",
+		    download_syserr(qm, sizeof(qm), "write", f->part, g->ioerr));
 	case WHY_STOP:
 	case WHY_NONE:
 		break;
@@ -440,6 +440,7 @@ ranges_transfer(struct fetch *f)
 	CURLMsg *m;
 	unsigned i, left;
 	enum seg_next next;
+	char qe[NAME_MAX * 4 + 300];
 	int running, left_msgs;
 
 	for (;;) {
@@ -468,12 +469,13 @@ ranges_transfer(struct fetch *f)
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&g);
 			next = seg_done(f, g, m->data.result);
 			if (next == SEG_RESTART && g->why == WHY_SPLIT) {
-				log_debug("event=fetch_split name=%s size=%" PRIu64, f->stem, f->total);
+				log_debug("event=fetch_split name=%s size=%" PRIu64, LQ(f->stem), f->total);
 				ranges_stop_all(f);
 				plan(f);
 				if (preallocate(f) == -1)
-					return set_failed(f, FETCH_TEMP, RANGES_FAILED, "fetch error=\"allocate %s: %s\"",
-					    f->part, strerror(errno));
+					return set_failed(f, FETCH_TEMP, RANGES_FAILED,
+					    "fetch error=%s", download_syserr(qe, sizeof(qe),
+					    "allocate", f->part, errno));
 				break;	/* f->seg changed: m and g are gone */
 			}
 			if (next == SEG_RESTART)

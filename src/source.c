@@ -196,7 +196,7 @@ list_page(struct source *so, const char *token, struct s3_listing *l)
 	curl_easy_getinfo(so->h, CURLINFO_RESPONSE_CODE, &status);
 	if (res != CURLE_OK) {
 		snprintf(msg, sizeof(msg), "event=list source=%zu bucket=%s error=%s", so->idx,
-		    so->src->bucket, log_quote(qt, sizeof(qt), b.toolong ? "listing too large" :
+		    LQ(so->src->bucket), log_quote(qt, sizeof(qt), b.toolong ? "listing too large" :
 		    curl_easy_strerror(res)));
 		complain(so, msg);
 		goto out;
@@ -204,14 +204,14 @@ list_page(struct source *so, const char *token, struct s3_listing *l)
 	if (status != 200) {
 		s3_parse_error(b.p ? b.p : "", b.len, code, sizeof(code), text, sizeof(text));
 		snprintf(msg, sizeof(msg), "event=list source=%zu bucket=%s status=%ld code=%s "
-		    "message=%s", so->idx, so->src->bucket, status, log_quote(qc, sizeof(qc), code),
+		    "message=%s", so->idx, LQ(so->src->bucket), status, log_quote(qc, sizeof(qc), code),
 		    log_quote(qt, sizeof(qt), text));
 		complain(so, msg);
 		goto out;
 	}
 	if (s3_parse_listing(b.p ? b.p : "", b.len, l, err, sizeof(err)) == -1) {
 		snprintf(msg, sizeof(msg), "event=list source=%zu bucket=%s error=%s", so->idx,
-		    so->src->bucket, log_quote(qt, sizeof(qt), err));
+		    LQ(so->src->bucket), log_quote(qt, sizeof(qt), err));
 		complain(so, msg);
 		goto out;
 	}
@@ -350,11 +350,12 @@ source_main(const struct conf *c, const struct spool *s, size_t idx)
 	if (http_global_init() == -1 || (so.h = curl_easy_init()) == NULL)
 		fatalx("event=curl_init");
 	if ((so.rfd = remote_dir(s)) == -1)
-		fatal("event=open path=%s/%s", s->path, REMOTE_DIR);
+		fatal("event=open path=%s/%s", LQ(s->path), REMOTE_DIR);
 	if (ledger_open(&so.lg, so.rfd, so.src) == -1)
 		fatal("event=open path=%s/%s/%s", LQ(s->path), REMOTE_DIR, so.lg.name);
+	http_redact(so.src->endpoint, msg, sizeof(msg));
 	log_info("event=start source=%zu endpoint=%s bucket=%s prefix=%s delete=%s", idx,
-	    so.src->endpoint, so.src->bucket, log_quote(q, sizeof(q), so.src->prefix ?
+	    LQ(msg), LQ(so.src->bucket), log_quote(q, sizeof(q), so.src->prefix ?
 	    so.src->prefix : ""), so.src->del == SOURCE_DELETE_NEVER ? "never" : "after_commit");
 	for (;;) {
 		/* Credentials are read each poll: a rotated file is picked up. */
