@@ -64,6 +64,8 @@ start_s3rver() {
 	"$REMOTE_DIR/install-s3rver" >&2 || return 1
 	S3_DATA=$dir/s3data
 	mkdir -p "$S3_DATA"
+	# Before the start: the poll below may read it before the shell has made it.
+	: >"$dir/s3rver.log"
 	# s3rver 3.7 makes continuation tokens with DES, a legacy cipher in OpenSSL 3.
 	node --openssl-legacy-provider "$REMOTE_DIR/node_modules/.bin/s3rver" -d "$S3_DATA" \
 	    -a 127.0.0.1 -p 0 --configure-bucket "$2" >"$dir/s3rver.log" 2>&1 3>&- &
