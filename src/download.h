@@ -14,7 +14,7 @@
 #include <curl/curl.h>
 
 #include "conf.h"
-#include "fetch.h"
+#include "fetch_result.h"
 #include "request.h"
 #include "s3.h"
 #include "digest.h"

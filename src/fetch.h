@@ -11,23 +11,10 @@
 #include <stddef.h>
 
 #include "conf.h"
+#include "fetch_result.h"
 #include "spool.h"
 
 #define FETCH_SUFFIX ".url"
-
-/* What became of a URL packet. Its own range: never mistaken for a PACKET_ value. */
-enum fetch_result {
-	FETCH_OK = 30,		/* the download is in the inbox under its name, verified */
-	FETCH_BAD,		/* the request or the remote file is at fault: file it failed */
-	FETCH_TEMP,		/* the network, the server or the system: retry later */
-	FETCH_INTERRUPTED	/* ctl->interrupted said stop: nothing lost, resume later */
-};
-
-struct fetch_ctl {
-	/* Polled during transfers; returns 1 to stop now (shutdown). */
-	int  (*interrupted)(void *arg);
-	void  *arg;
-};
 
 /* 1 if name is a URL packet (ends in ".url" with a non-empty stem). */
 int fetch_is_url_packet(const char *name);
