@@ -145,7 +145,7 @@ print(json.dumps(v))' "$HOOK_RECORD" "$1" "$2"
 # journal_max, 64 KiB at least: some 450 lines) while the notifier is still
 # reading it: it must finish the old file before it starts the new one.
 @test "the notifier follows a rotation of the journal: every job posted once" {
-	start_webhook "$T" slow 0.005
+	start_webhook "$T" slow 0.01
 	notify_conf "http://127.0.0.1:$HOOK_PORT/hook" 0 5s
 	conf_add <<-EOF
 	journal_max: 64KiB
