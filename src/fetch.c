@@ -126,7 +126,7 @@ static enum fetch_result
 s3_delete(struct fetch *f)
 {
 	struct curl_slist *hdrs = NULL, *l;
-	char cond[S3_ETAG_MAX + 16], q[S3_URL_MAX + 8], qk[3 * S3_KEY_MAX];
+	char cond[S3_ETAG_MAX + 16], qk[3 * S3_KEY_MAX];
 	unsigned attempt;
 	long status = 0;
 	CURLcode res = CURLE_OK;
@@ -178,7 +178,7 @@ s3_delete(struct fetch *f)
 		}
 	}
 	log_warnx("event=s3_delete_failed name=%s url=%s status=%ld error=%s", LQ(f->stem),
-	    qurl(f, q, sizeof(q)), status, log_quote(qk, sizeof(qk), curl_easy_strerror(res)));
+	    LQ(f->rq.shown), status, log_quote(qk, sizeof(qk), curl_easy_strerror(res)));
 	return FETCH_OK;
 }
 
@@ -255,8 +255,8 @@ run(struct fetch *f)
 		if (strcmp(phase, "verified") == 0)
 			return commit(f);
 		fresh = 0;
-		log_info("event=fetch_resume name=%s size=%" PRIu64 " segments=%u", LQ(f->stem), f->total,
-		    f->nseg);
+		log_info("event=fetch_resume name=%s size=%llu segments=%u", LQ(f->stem),
+		    (unsigned long long)f->total, f->nseg);
 	}
 	for (restarts = 0;; restarts++) {
 		if (fresh) {
@@ -371,7 +371,7 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 			goto out;
 		}
 		(void)unlinkat(s->inboxfd, f->statef, 0);
-		log_info("event=fetched name=%s size=%" PRIu64, LQ(f->stem), f->total);
+		log_info("event=fetched name=%s size=%llu", LQ(f->stem), (unsigned long long)f->total);
 	} else if (rc == FETCH_BAD) {
 		discard(f);
 	}

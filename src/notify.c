@@ -192,7 +192,9 @@ give_up(struct notifier *n, const char *line, size_t llen, const char *doc, cons
 	n->undelivered++;
 	if (logfmt_get(line, llen, LOGFMT_JOURNAL_REST, "name", name, sizeof(name)) < 0)
 		name[0] = '\0';
-	log_warnx("event=notify_failed name=%s %s undelivered=%llu", LQ(name), why,
+	/* why: "attempts=N status=N" or "attempts=N error=" quoted, made by deliver() */
+	log_warnx("event=notify_failed name=%s %s undelivered=%llu", LQ(name),
+	    why, /* logcheck: safe */
 	    n->undelivered);
 	fd = openat(n->rfd, NOTIFY_FAILED_FILE, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW, 0640);

@@ -336,8 +336,10 @@ seg_retry(struct fetch *f, struct seg *g, const char *what)
 		return set_failed(f, FETCH_TEMP, SEG_FAILED, "fetch %s attempts=%u url=%s", what, g->fails,
 		    qurl(f, q, sizeof(q)));
 	g->retry_at = clock_mono_ms() + http_backoff_ms(f->c->fetch.backoff_ms, g->fails);
-	log_info("event=fetch_retry name=%s %s attempt=%u range=%" PRIu64 "- delay_ms=%llu",
-	    LQ(f->stem), what, g->fails, g->start + g->done,
+	/* what: "status=N" or "error=" with its value quoted, made by seg_done */
+	log_info("event=fetch_retry name=%s %s attempt=%u range=%llu- delay_ms=%llu",
+	    LQ(f->stem), what, /* logcheck: safe */
+	    g->fails, (unsigned long long)g->start + g->done,
 	    http_backoff_ms(f->c->fetch.backoff_ms, g->fails));
 	return SEG_GO_ON;
 }
@@ -469,7 +471,8 @@ ranges_transfer(struct fetch *f)
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&g);
 			next = seg_done(f, g, m->data.result);
 			if (next == SEG_RESTART && g->why == WHY_SPLIT) {
-				log_debug("event=fetch_split name=%s size=%" PRIu64, LQ(f->stem), f->total);
+				log_debug("event=fetch_split name=%s size=%llu", LQ(f->stem),
+				    (unsigned long long)f->total);
 				ranges_stop_all(f);
 				plan(f);
 				if (preallocate(f) == -1)

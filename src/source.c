@@ -153,16 +153,19 @@ on_list_body(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* Log an error once, until it changes: a poll every few seconds must not flood. */
+/*
+ * Log an error once, until it changes: a poll every few seconds must not
+ * flood. msg is a whole log line whose outside values its callers quoted.
+ */
 static void
 complain(struct source *so, const char *msg)
 {
 	if (strcmp(msg, so->lasterr) == 0) {
-		log_debug("%s", msg);
+		log_debug("%s", msg); /* logcheck: safe */
 		return;
 	}
 	snprintf(so->lasterr, sizeof(so->lasterr), "%s", msg);
-	log_warnx("%s", msg);
+	log_warnx("%s", msg); /* logcheck: safe */
 }
 
 static int
@@ -352,7 +355,7 @@ source_main(const struct conf *c, const struct spool *s, size_t idx)
 	if ((so.rfd = remote_dir(s)) == -1)
 		fatal("event=open path=%s/%s", LQ(s->path), REMOTE_DIR);
 	if (ledger_open(&so.lg, so.rfd, so.src) == -1)
-		fatal("event=open path=%s/%s/%s", LQ(s->path), REMOTE_DIR, so.lg.name);
+		fatal("event=open path=%s/%s/%s", LQ(s->path), REMOTE_DIR, LQ(so.lg.name));
 	http_redact(so.src->endpoint, msg, sizeof(msg));
 	log_info("event=start source=%zu endpoint=%s bucket=%s prefix=%s delete=%s", idx,
 	    LQ(msg), LQ(so.src->bucket), log_quote(q, sizeof(q), so.src->prefix ?
