@@ -11,7 +11,7 @@ DESTDIR   ?=
 
 CC        ?= cc
 CFLAGS    ?= -O2 -g
-PKGS       = libarchive yaml-0.1 libcurl
+PKGS       = libarchive yaml-0.1 libcurl expat libcrypto
 WARN       = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 # SANITIZE=1 builds everything under ASan + UBSan into build-asan/.
 ifeq ($(SANITIZE),1)
@@ -36,7 +36,7 @@ FUZZBINS = $(FUZZSRCS:test/fuzz/%.c=build-fuzz/%)
 FUZZ_SECONDS ?= 60
 
 # Debian 12 packages: what building needs, and what the whole test suite needs.
-BUILD_DEPS = gcc make pkg-config libarchive-dev libyaml-dev libcurl4-openssl-dev \
+BUILD_DEPS = gcc make pkg-config libarchive-dev libyaml-dev libcurl4-openssl-dev libexpat1-dev libssl-dev \
              libinotifytools0-dev
 TEST_DEPS  = $(BUILD_DEPS) clang libclang-rt-14-dev libcmocka-dev bats runit mandoc \
              zip unzip python3 libarchive-tools cppcheck clang-tidy inotify-tools \

@@ -11,45 +11,20 @@
 #include <stddef.h>
 
 #include "conf.h"
+#include "fetch_result.h"
 #include "spool.h"
 
 #define FETCH_SUFFIX ".url"
-
-/* Same values as packet.h: PACKET_OK, PACKET_BAD, PACKET_TEMP; and: */
-#define FETCH_INTERRUPTED 3	/* ctl->interrupted said stop: nothing lost, resume later */
-
-struct fetch_ctl {
-	/* Polled during transfers; returns 1 to stop now (shutdown). */
-	int  (*interrupted)(void *arg);
-	void  *arg;
-};
 
 /* 1 if name is a URL packet (ends in ".url" with a non-empty stem). */
 int fetch_is_url_packet(const char *name);
 
 /*
  * Fetch the packet described by the file at urlfile (the claimed NAME.url)
- * into the inbox as NAME (the name without ".url"). Returns PACKET_OK,
- * PACKET_BAD with reason (e.g. "fetch status=404 url=..."), PACKET_TEMP with
- * reason (retry later), or FETCH_INTERRUPTED.
+ * into the inbox as NAME (the name without ".url"). FETCH_BAD and FETCH_TEMP
+ * come with a reason, a logfmt fragment (e.g. "fetch status=404 url=...").
  */
-int fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfile,
+enum fetch_result fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfile,
     const char *name, const struct fetch_ctl *ctl, char *reason, size_t reasonlen);
-
-/* curl_global_init, once per process (never in the supervisor before fork). 0 or -1. */
-int fetch_global_init(void);
-
-/*
- * The fetch.* settings every transfer shares (connect timeout, low-speed
- * limit, TLS verification and CA file, allowed protocols, no signals) on a
- * curl easy handle (a CURL *).
- */
-void fetch_curl_defaults(void *curl, const struct conf *c);
-
-/* Delay before retry n (1, 2, ...): base, doubled each time, at most a minute. */
-unsigned long long fetch_backoff_ms(unsigned long long base, unsigned n);
-
-/* url with any user:password@ removed, for logs and reasons. */
-void fetch_redact(const char *url, char *out, size_t len);
 
 #endif

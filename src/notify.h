@@ -1,11 +1,7 @@
 /*
  * The webhook notifier: a long-lived child of the supervisor that follows
  * SPOOL/journal, the durable outbox, and POSTs one JSON document per
- * finished job to notify.url:
- *
- *   {"job": ..., "name": ..., "outcome": "done"|"failed", "attempts": N,
- *    "duration_ms": N, "reason": ... or null, "filed": ..., "ts": ...,
- *    "manifest": {the manifest's top-level scalars}}
+ * finished job to notify.url (notify_doc.h), once its line is committed.
  *
  * Workers only append to the journal, so a slow or dead receiver never
  * slows them. Its place in the journal is kept in SPOOL/remote/notify.offset
@@ -24,11 +20,5 @@
 
 /* Never returns. */
 void  notify_main(const struct conf *c, const struct spool *s) __attribute__((noreturn));
-
-/*
- * The JSON document for one journal line (without its '\n'); the manifest
- * JSON (a top-level object, or NULL) gives its scalars. Heap string or NULL.
- */
-char *notify_document(const char *line, const char *manifest_json, size_t manifest_len);
 
 #endif

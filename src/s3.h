@@ -2,7 +2,7 @@
  * S3 without an SDK: URLs built already canonical for SigV4 (curl 7.88 signs
  * the path and query exactly as given: CURLOPT_AWS_SIGV4 neither sorts nor
  * encodes them), object keys mapped to safe local names, credentials, and
- * the ListObjectsV2 XML parsed by a small parser that trusts nothing.
+ * the ListObjectsV2 XML parsed with expat, trusting nothing in it.
  */
 #ifndef INGESTD_S3_H
 #define INGESTD_S3_H
@@ -19,6 +19,7 @@
 #define S3_URL_MAX        (4 * S3_KEY_MAX + 512)
 #define S3_LOCAL_NAME_MAX 200	/* leaves room for .url, .part, .~N~, .error */
 #define S3_PAGE_MAX       10000	/* objects accepted in one listing page */
+#define S3_TOKEN_MAX      4096	/* bytes of a continuation token */
 /* The payload hash of an empty body, sent as x-amz-content-sha256. */
 #define S3_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -49,7 +50,7 @@ int  s3_list_url(const struct conf_source *src, const char *token, unsigned max_
  * ignored. One-to-one (it decodes back to the key) unless longer than
  * S3_LOCAL_NAME_MAX: then the middle is cut and "~" plus 16 hex digits of
  * the key's SHA-256 mark it ('~' never occurs otherwise). 0 or -1 (EINVAL:
- * empty key).
+ * empty key; ENOMEM: no digest).
  */
 int  s3_local_name(const char *key, char *out, size_t len);
 
@@ -102,8 +103,8 @@ void s3_parse_error(const char *xml, size_t len, char *code, size_t codelen, cha
 int  s3_curl_sign(CURL *h, const struct conf_source *src, const struct s3_creds *cr,
     struct curl_slist **hdrs);
 
-/* The source's identity for its ledger file: 16 hex digits. */
-void s3_source_id(const struct conf_source *src, char out[17]);
+/* The source's identity for its ledger file: 16 hex digits. 0, or -1 (ENOMEM). */
+int  s3_source_id(const struct conf_source *src, char out[17]);
 
 /* The source whose endpoint (NULL: any), bucket and prefix match, or NULL. */
 const struct conf_source *s3_find_source(const struct conf *c, const char *endpoint,

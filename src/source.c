@@ -4,14 +4,9 @@
  * work/J/pkt/NAME.url), list the bucket prefix page by page, and for each
  * object that is neither pending nor in the ledger with the same ETag, write
  * inbox/.s3.NAME.url.tmp, rename it to inbox/NAME.url without replacing
- * anything, and add it to the ledger. The watcher queues it; a worker fetches
- * it.
- *
- * Ledger lines (SPOOL/remote/source-ID.ledger, appended with one write each):
- *   + ETAG KEY     handed off (both percent-encoded)
- *   - KEY          fetched and deleted: the key is new if it appears again
- * After a complete listing, entries for keys no longer listed are dropped by
- * rewriting the file when they are many.
+ * anything, and add it to the ledger (ledger.c). The watcher queues it; a
+ * worker fetches it. After a complete listing, entries for keys no longer
+ * listed are dropped from the ledger when they are many.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -26,26 +21,14 @@
 #include <curl/curl.h>
 
 #include "fetch.h"
+#include "http.h"
+#include "ledger.h"
 #include "log.h"
 #include "s3.h"
 #include "source.h"
 
 #define LIST_BODY_MAX  (32 * 1024 * 1024)
 #define PAGE_KEYS      1000
-#define COMPACT_MIN    256
-#define LEDGER_LINE    (3 * S3_KEY_MAX + 3 * S3_ETAG_MAX + 8)
-
-struct entry {
-	char         *key;
-	char          etag[S3_ETAG_MAX + 1];
-	int           seen;	/* listed in the current pass */
-	struct entry *next;
-};
-
-struct table {
-	struct entry **b;
-	size_t         nb, n;
-};
 
 struct names {		/* pending request names under work/, sorted */
 	char  **v;
@@ -58,267 +41,11 @@ struct source {
 	const struct conf_source *src;
 	size_t                    idx;
 	int                       rfd;		/* SPOOL/remote */
-	int                       lfd;		/* the ledger, O_APPEND */
-	off_t                     loff;		/* read up to here */
-	char                      lname[64];
-	struct table              t;
+	struct ledger             lg;
 	struct s3_creds           cr;
 	char                      lasterr[1024];
 	CURL                     *h;
 };
-
-static uint64_t
-hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-static struct entry *
-lookup(struct table *t, const char *key)
-{
-	struct entry *e;
-
-	if (t->nb == 0)
-		return NULL;
-	for (e = t->b[hash(key) % t->nb]; e != NULL; e = e->next)
-		if (strcmp(e->key, key) == 0)
-			return e;
-	return NULL;
-}
-
-static int
-grow(struct table *t)
-{
-	size_t nb = t->nb ? t->nb * 2 : 1024, i;
-	struct entry **b = calloc(nb, sizeof(struct entry *)), *e, *next;
-
-	if (b == NULL)
-		return -1;
-	for (i = 0; i < t->nb; i++)
-		for (e = t->b[i]; e != NULL; e = next) {
-			next = e->next;
-			e->next = b[hash(e->key) % nb];
-			b[hash(e->key) % nb] = e;
-		}
-	free(t->b);
-	t->b = b;
-	t->nb = nb;
-	return 0;
-}
-
-static struct entry *
-insert(struct table *t, const char *key, const char *etag)
-{
-	struct entry *e = lookup(t, key);
-
-	if (e == NULL) {
-		if (t->n >= t->nb && grow(t) == -1)
-			return NULL;
-		if ((e = calloc(1, sizeof(*e))) == NULL || (e->key = strdup(key)) == NULL) {
-			free(e);
-			return NULL;
-		}
-		e->next = t->b[hash(key) % t->nb];
-		t->b[hash(key) % t->nb] = e;
-		t->n++;
-	}
-	snprintf(e->etag, sizeof(e->etag), "%s", etag);
-	return e;
-}
-
-static void
-remove_key(struct table *t, const char *key)
-{
-	struct entry **pp, *e;
-
-	if (t->nb == 0)
-		return;
-	for (pp = &t->b[hash(key) % t->nb]; (e = *pp) != NULL; pp = &e->next)
-		if (strcmp(e->key, key) == 0) {
-			*pp = e->next;
-			free(e->key);
-			free(e);
-			t->n--;
-			return;
-		}
-}
-
-/* --- the ledger -------------------------------------------------------------------- */
-
-int
-remote_dir(const struct spool *s)
-{
-	if (mkdirat(s->dirfd, REMOTE_DIR, 0750) == -1 && errno != EEXIST)
-		return -1;
-	return openat(s->dirfd, REMOTE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-}
-
-static void
-ledger_name(const struct conf_source *src, char *out, size_t len)
-{
-	char id[17];
-
-	s3_source_id(src, id);
-	snprintf(out, len, "source-%s.ledger", id);
-}
-
-int
-source_forget(const struct spool *s, const struct conf_source *src, const char *key)
-{
-	char name[64], line[LEDGER_LINE];
-	int rfd, fd, n, rc;
-
-	ledger_name(src, name, sizeof(name));
-	n = snprintf(line, sizeof(line), "- ");
-	if ((rc = s3_encode(key, 0, line + n, sizeof(line) - (size_t)n - 1)) == -1)
-		return -1;
-	n += rc;
-	line[n++] = '\n';
-	line[n] = '\0';
-	if ((rfd = remote_dir(s)) == -1)
-		return -1;
-	fd = openat(rfd, name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-	close(rfd);
-	if (fd == -1)
-		return -1;
-	rc = write(fd, line, strlen(line)) == (ssize_t)strlen(line) ? 0 : -1;
-	close(fd);
-	return rc;
-}
-
-static void
-apply_line(struct source *so, char *line)
-{
-	char key[S3_KEY_MAX + 1], etag[S3_ETAG_MAX + 1], *sp;
-
-	if (line[0] == '+' && line[1] == ' ' && (sp = strchr(line + 2, ' ')) != NULL) {
-		*sp = '\0';
-		if (s3_decode(line + 2, etag, sizeof(etag)) >= 0 &&
-		    s3_decode(sp + 1, key, sizeof(key)) > 0)
-			(void)insert(&so->t, key, etag);
-	} else if (line[0] == '-' && line[1] == ' ') {
-		if (s3_decode(line + 2, key, sizeof(key)) > 0)
-			remove_key(&so->t, key);
-	}
-}
-
-/* Apply what was appended since the last read (by us or by workers). */
-static void
-ledger_read(struct source *so)
-{
-	char buf[64 * 1024], *p, *nl;
-	ssize_t n;
-	size_t have = 0;
-
-	for (;;) {
-		n = pread(so->lfd, buf + have, sizeof(buf) - 1 - have, so->loff + (off_t)have);
-		if (n <= 0)
-			return;
-		have += (size_t)n;
-		buf[have] = '\0';
-		for (p = buf; (nl = memchr(p, '\n', have - (size_t)(p - buf))) != NULL; p = nl + 1) {
-			*nl = '\0';
-			apply_line(so, p);
-		}
-		so->loff += p - buf;
-		have -= (size_t)(p - buf);
-		if (have == sizeof(buf) - 1)
-			have = 0, so->loff += (off_t)(sizeof(buf) - 1);	/* a line too long: skip */
-		memmove(buf, p, have);
-	}
-}
-
-static int
-ledger_open(struct source *so)
-{
-	ledger_name(so->src, so->lname, sizeof(so->lname));
-	so->lfd = openat(so->rfd, so->lname, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	    0640);
-	if (so->lfd == -1)
-		return -1;
-	so->loff = 0;
-	ledger_read(so);
-	return 0;
-}
-
-static int
-ledger_add(struct source *so, const char *key, const char *etag)
-{
-	char line[LEDGER_LINE];
-	size_t n;
-
-	strcpy(line, "+ ");
-	n = 2;
-	if (s3_encode(etag[0] ? etag : "-", 0, line + n, sizeof(line) - n) == -1)
-		return -1;
-	n = strlen(line);
-	line[n++] = ' ';
-	if (s3_encode(key, 0, line + n, sizeof(line) - n - 1) == -1)
-		return -1;
-	n = strlen(line);
-	line[n++] = '\n';
-	return write(so->lfd, line, n) == (ssize_t)n ? 0 : -1;
-}
-
-/* Drop entries of keys no longer listed, by writing a fresh ledger. */
-static void
-ledger_compact(struct source *so)
-{
-	char tmp[80], line[LEDGER_LINE];
-	struct entry *e, **pp;
-	size_t i, stale = 0, n;
-	FILE *fp;
-	int fd, oldfd;
-
-	for (i = 0; i < so->t.nb; i++)
-		for (e = so->t.b[i]; e != NULL; e = e->next)
-			stale += !e->seen;
-	if (stale < COMPACT_MIN || stale * 2 < so->t.n)
-		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", so->lname);
-	fd = openat(so->rfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd == -1 || (fp = fdopen(fd, "w")) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	for (i = 0; i < so->t.nb; i++)
-		for (pp = &so->t.b[i]; (e = *pp) != NULL;) {
-			if (!e->seen) {
-				*pp = e->next;
-				free(e->key);
-				free(e);
-				so->t.n--;
-				continue;
-			}
-			strcpy(line, "+ ");
-			n = 2;
-			if (s3_encode(e->etag[0] ? e->etag : "-", 0, line + n, sizeof(line) - n) != -1) {
-				n = strlen(line);
-				line[n++] = ' ';
-				if (s3_encode(e->key, 0, line + n, sizeof(line) - n) != -1)
-					fprintf(fp, "%s\n", line);
-			}
-			pp = &e->next;
-		}
-	if (fclose(fp) != 0 || renameat(so->rfd, tmp, so->rfd, so->lname) == -1) {
-		(void)unlinkat(so->rfd, tmp, 0);
-		return;
-	}
-	/* Lines workers appended to the old file meanwhile still count. */
-	ledger_read(so);
-	oldfd = so->lfd;
-	if (ledger_open(so) == -1) {
-		so->lfd = oldfd;
-		return;
-	}
-	close(oldfd);
-	log_info("event=ledger_compact source=%zu dropped=%zu kept=%zu", so->idx, stale, so->t.n);
-}
 
 /* --- pending requests ---------------------------------------------------------------- */
 
@@ -426,16 +153,19 @@ on_list_body(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* Log an error once, until it changes: a poll every few seconds must not flood. */
+/*
+ * Log an error once, until it changes: a poll every few seconds must not
+ * flood. msg is a whole log line whose outside values its callers quoted.
+ */
 static void
 complain(struct source *so, const char *msg)
 {
 	if (strcmp(msg, so->lasterr) == 0) {
-		log_debug("%s", msg);
+		log_debug("%s", msg); /* logcheck: safe */
 		return;
 	}
 	snprintf(so->lasterr, sizeof(so->lasterr), "%s", msg);
-	log_warnx("%s", msg);
+	log_warnx("%s", msg); /* logcheck: safe */
 }
 
 static int
@@ -453,7 +183,7 @@ list_page(struct source *so, const char *token, struct s3_listing *l)
 		return -1;
 	}
 	curl_easy_reset(so->h);
-	fetch_curl_defaults(so->h, so->c);
+	http_defaults(so->h, so->c);
 	curl_easy_setopt(so->h, CURLOPT_URL, url);
 	curl_easy_setopt(so->h, CURLOPT_TIMEOUT_MS, 120000L);
 	curl_easy_setopt(so->h, CURLOPT_WRITEFUNCTION, on_list_body);
@@ -464,10 +194,12 @@ list_page(struct source *so, const char *token, struct s3_listing *l)
 	}
 	curl_easy_setopt(so->h, CURLOPT_HTTPHEADER, hdrs);
 	res = curl_easy_perform(so->h);
+	if (http_stopped(res) && http_orphaned())
+		_exit(0);	/* the supervisor is gone: so is the reason to list */
 	curl_easy_getinfo(so->h, CURLINFO_RESPONSE_CODE, &status);
 	if (res != CURLE_OK) {
 		snprintf(msg, sizeof(msg), "event=list source=%zu bucket=%s error=%s", so->idx,
-		    so->src->bucket, log_quote(qt, sizeof(qt), b.toolong ? "listing too large" :
+		    LQ(so->src->bucket), log_quote(qt, sizeof(qt), b.toolong ? "listing too large" :
 		    curl_easy_strerror(res)));
 		complain(so, msg);
 		goto out;
@@ -475,14 +207,14 @@ list_page(struct source *so, const char *token, struct s3_listing *l)
 	if (status != 200) {
 		s3_parse_error(b.p ? b.p : "", b.len, code, sizeof(code), text, sizeof(text));
 		snprintf(msg, sizeof(msg), "event=list source=%zu bucket=%s status=%ld code=%s "
-		    "message=%s", so->idx, so->src->bucket, status, log_quote(qc, sizeof(qc), code),
+		    "message=%s", so->idx, LQ(so->src->bucket), status, log_quote(qc, sizeof(qc), code),
 		    log_quote(qt, sizeof(qt), text));
 		complain(so, msg);
 		goto out;
 	}
 	if (s3_parse_listing(b.p ? b.p : "", b.len, l, err, sizeof(err)) == -1) {
 		snprintf(msg, sizeof(msg), "event=list source=%zu bucket=%s error=%s", so->idx,
-		    so->src->bucket, log_quote(qt, sizeof(qt), err));
+		    LQ(so->src->bucket), log_quote(qt, sizeof(qt), err));
 		complain(so, msg);
 		goto out;
 	}
@@ -494,8 +226,14 @@ out:
 	return rc;
 }
 
-/* Write inbox/NAME.url for obj. 1 queued, 0 skipped, -1 error. */
-static int
+enum hand_off {
+	HANDED_OFF,		/* inbox/NAME.url is there and in the ledger */
+	HAND_OFF_TAKEN,		/* a request of that name is already there */
+	HAND_OFF_ERROR		/* errno says why */
+};
+
+/* Write inbox/NAME.url for obj. */
+static enum hand_off
 hand_off(struct source *so, const struct s3_object *obj, const char *name)
 {
 	char tmp[NAME_MAX + 32], req[NAME_MAX + 16], body[S3_URL_MAX + 512];
@@ -503,7 +241,7 @@ hand_off(struct source *so, const struct s3_object *obj, const char *name)
 	int fd, n;
 
 	if (s3_encode(obj->key, 1, enc, sizeof(enc)) == -1)
-		return -1;
+		return HAND_OFF_ERROR;
 	n = snprintf(body, sizeof(body), "s3://%s/%s\nendpoint=%s\nsize=%llu\n%s%s%s",
 	    so->src->bucket, enc, so->src->endpoint, (unsigned long long)obj->size,
 	    obj->etag[0] ? "etag=" : "", obj->etag, obj->etag[0] ? "\n" : "");
@@ -512,25 +250,24 @@ hand_off(struct source *so, const struct s3_object *obj, const char *name)
 	fd = openat(so->s->inboxfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 	    0640);
 	if (fd == -1)
-		return -1;
+		return HAND_OFF_ERROR;
 	if (write(fd, body, (size_t)n) != n || close(fd) == -1) {
 		(void)unlinkat(so->s->inboxfd, tmp, 0);
-		return -1;
+		return HAND_OFF_ERROR;
 	}
 	if (renameat2(so->s->inboxfd, tmp, so->s->inboxfd, req, RENAME_NOREPLACE) == -1) {
 		int e = errno;
 
 		(void)unlinkat(so->s->inboxfd, tmp, 0);
 		errno = e;
-		return e == EEXIST ? 0 : -1;
+		return e == EEXIST ? HAND_OFF_TAKEN : HAND_OFF_ERROR;
 	}
-	if (ledger_add(so, obj->key, obj->etag) == -1)
+	if (ledger_add(&so->lg, obj->key, obj->etag) == -1)
 		log_warn("event=ledger source=%zu", so->idx);
-	(void)insert(&so->t, obj->key, obj->etag[0] ? obj->etag : "-");
 	log_info("event=queued source=%zu key=%s name=%s size=%llu", so->idx,
 	    log_quote(qk, sizeof(qk), obj->key), log_quote(qn, sizeof(qn), req),
 	    (unsigned long long)obj->size);
-	return 1;
+	return HANDED_OFF;
 }
 
 /* One pass over the whole prefix. 0 when every page was read. */
@@ -540,16 +277,14 @@ poll_once(struct source *so)
 	const char *pre = so->src->prefix != NULL ? so->src->prefix : "";
 	struct s3_listing l;
 	struct names w = { NULL, 0 };
-	struct entry *e;
+	struct ledger_entry *e;
 	char *token = NULL, name[S3_LOCAL_NAME_MAX + 1], qk[3 * S3_KEY_MAX + 8];
-	size_t i, queued = 0, pages = 0;
+	size_t i, queued = 0, pages = 0, dropped;
 	int rc = 0;
 
-	ledger_read(so);
+	ledger_read(&so->lg);
 	work_names(so, &w);
-	for (i = 0; i < so->t.nb; i++)
-		for (e = so->t.b[i]; e != NULL; e = e->next)
-			e->seen = 0;
+	ledger_unsee(&so->lg);
 	do {
 		if (list_page(so, token, &l) == -1) {
 			rc = -1;
@@ -562,7 +297,7 @@ poll_once(struct source *so)
 
 			if (strncmp(obj->key, pre, strlen(pre)) != 0 || obj->key[klen - 1] == '/')
 				continue;	/* not ours, or a "folder" marker */
-			if ((e = lookup(&so->t, obj->key)) != NULL) {
+			if ((e = ledger_lookup(&so->lg, obj->key)) != NULL) {
 				e->seen = 1;
 				if (strcmp(e->etag, obj->etag[0] ? obj->etag : "-") == 0)
 					continue;
@@ -575,16 +310,16 @@ poll_once(struct source *so)
 			if (pending(so, &w, name))
 				continue;
 			switch (hand_off(so, obj, name)) {
-			case 1:
+			case HANDED_OFF:
 				queued++;
-				if ((e = lookup(&so->t, obj->key)) != NULL)
+				if ((e = ledger_lookup(&so->lg, obj->key)) != NULL)
 					e->seen = 1;
 				break;
-			case -1:
+			case HAND_OFF_ERROR:
 				log_warn("event=queue source=%zu key=%s", so->idx,
 				    log_quote(qk, sizeof(qk), obj->key));
 				break;
-			default:
+			case HAND_OFF_TAKEN:
 				break;
 			}
 		}
@@ -596,7 +331,9 @@ poll_once(struct source *so)
 	names_free(&w);
 	if (rc == 0) {
 		log_debug("event=listed source=%zu pages=%zu queued=%zu", so->idx, pages, queued);
-		ledger_compact(so);
+		if ((dropped = ledger_compact(&so->lg)) > 0)
+			log_info("event=ledger_compact source=%zu dropped=%zu kept=%zu", so->idx,
+			    dropped, so->lg.n);
 	}
 	return rc;
 }
@@ -613,14 +350,15 @@ source_main(const struct conf *c, const struct spool *s, size_t idx)
 	so.s = s;
 	so.src = &c->sources.v[idx];
 	so.idx = idx;
-	if (fetch_global_init() == -1 || (so.h = curl_easy_init()) == NULL)
+	if (http_global_init() == -1 || (so.h = curl_easy_init()) == NULL)
 		fatalx("event=curl_init");
 	if ((so.rfd = remote_dir(s)) == -1)
-		fatal("event=open path=%s/%s", s->path, REMOTE_DIR);
-	if (ledger_open(&so) == -1)
-		fatal("event=open path=%s/%s/%s", s->path, REMOTE_DIR, so.lname);
+		fatal("event=open path=%s/%s", LQ(s->path), REMOTE_DIR);
+	if (ledger_open(&so.lg, so.rfd, so.src) == -1)
+		fatal("event=open path=%s/%s/%s", LQ(s->path), REMOTE_DIR, LQ(so.lg.name));
+	http_redact(so.src->endpoint, msg, sizeof(msg));
 	log_info("event=start source=%zu endpoint=%s bucket=%s prefix=%s delete=%s", idx,
-	    so.src->endpoint, so.src->bucket, log_quote(q, sizeof(q), so.src->prefix ?
+	    LQ(msg), LQ(so.src->bucket), log_quote(q, sizeof(q), so.src->prefix ?
 	    so.src->prefix : ""), so.src->del == SOURCE_DELETE_NEVER ? "never" : "after_commit");
 	for (;;) {
 		/* Credentials are read each poll: a rotated file is picked up. */

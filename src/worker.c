@@ -273,7 +273,7 @@ run_fetch(struct worker *w, struct job *j, uint64_t start)
 {
 	struct fetch_ctl ctl = { interrupted, w };
 	char reason[2048] = "", path[PATH_MAX + NAME_MAX + 8];
-	int rc;
+	enum fetch_result rc;
 
 	snprintf(path, sizeof(path), "%s/%s/%s", j->dir, JOB_PKT, j->name);
 	filing_commit(&w->f);	/* nothing staged waits for a download */
@@ -282,8 +282,8 @@ run_fetch(struct worker *w, struct job *j, uint64_t start)
 	rc = fetch_url_packet(w->c, w->s, path, j->name, &ctl, reason, sizeof(reason));
 	if (rc == FETCH_INTERRUPTED) {
 		abandon(w, j);
-	} else if (rc == PACKET_OK || rc == PACKET_BAD || j->attempts > w->c->handler.retries) {
-		stage(w, j, rc != PACKET_OK, reason, start, 0);
+	} else if (rc == FETCH_OK || rc == FETCH_BAD || j->attempts > w->c->handler.retries) {
+		stage(w, j, rc != FETCH_OK, reason, start, 0);
 	} else {
 		__atomic_add_fetch(&w->sb->hdr.retried, 1, __ATOMIC_RELAXED);
 		log_info("event=retry job=%s name=%s attempt=%u reason=%s", j->id, LQ(j->name),

@@ -120,3 +120,51 @@ print(json.dumps(v))' "$HOOK_RECORD" "$1" "$2"
 	[ "$(doc b.zip outcome)" = '"done"' ]
 	stop_daemon
 }
+
+# Issue 11: the notifier reads the journal with the logfmt reader, so a name
+# is never read as fields, and escapes are decoded before they are JSON.
+@test "a forged or escaped name is posted as the name it is, with its real fields and its manifest" {
+	start_webhook "$T" ok
+	notify_conf "http://127.0.0.1:$HOOK_PORT/hook"
+	start_daemon
+	local forged="ok outcome=failed attempts=99 dur_ms=7 reason=forged.zip" tab=$'tab\there.zip'
+	drop "$forged"
+	drop "$tab"
+	wait_for records_has 2
+	[ "$(doc "$forged" outcome)" = '"done"' ] || fail "$(cat "$HOOK_RECORD")"
+	[ "$(doc "$forged" attempts)" = 1 ]
+	[ "$(doc "$forged" reason)" = null ]
+	[ "$(doc "$forged" manifest.source)" = '"ingestd-integration"' ]
+	[ "$(doc "$tab" outcome)" = '"done"' ] || fail "$(cat "$HOOK_RECORD")"
+	[ "$(doc "$tab" filed)" = '"done/tab\there.zip"' ]
+	[ "$(doc "$tab" manifest.source)" = '"ingestd-integration"' ]
+	stop_daemon
+}
+
+# The receiver is slow, so the journal is rotated (journal -> journal.1, at
+# journal_max, 64 KiB at least: some 450 lines) while the notifier is still
+# reading it: it must finish the old file before it starts the new one.
+@test "the notifier follows a rotation of the journal: every job posted once" {
+	start_webhook "$T" slow 0.01
+	notify_conf "http://127.0.0.1:$HOOK_PORT/hook" 0 5s
+	conf_add <<-EOF
+	journal_max: 64KiB
+	journal_keep: 20
+	EOF
+	start_daemon
+	drop_many 600 r
+	wait_for jobs_in_journals 600
+	[ -e "$SPOOL/journal.1" ] || fail "no rotation happened: $(ls "$SPOOL")"
+	[ "$(records)" -lt 600 ] || skip "the notifier kept up: nothing was read across the rotation"
+	WAIT_TIMEOUT=60 wait_for records_has 600
+	local uniq
+	uniq=$("$PY" -c '
+import json, sys
+names = [json.loads(l)["doc"]["name"] for l in open(sys.argv[1])]
+print(len(set(names)), len(names))' "$HOOK_RECORD")
+	[ "$uniq" = "600 600" ] || fail "distinct and total documents: $uniq"
+	stop_daemon
+}
+
+# jobs_in_journals N: the journal and the rotated ones hold N job lines.
+jobs_in_journals() { [ "$(cat "$SPOOL"/journal* 2>/dev/null | grep -c ' outcome=')" -ge "$1" ]; }

@@ -172,3 +172,21 @@ delete_held() { grep -q '"code": "Held"' "$PROXY_LOG" 2>/dev/null; }
 	no_bad_signatures
 	stop_daemon
 }
+
+@test "kill -9 of the supervisor alone ends a worker whose DELETE the server holds, within 2 s" {
+	s3_put video_h.zip
+	touch "$T/hold"
+	s3_conf after_commit
+	start_daemon
+	wait_for delete_held
+	local before
+	before=$(stat -c %s "$SPOOL/journal" 2>/dev/null || echo 0)
+	kill -KILL "$DAEMON_PID"
+	wait "$DAEMON_PID" 2>/dev/null || true
+	DAEMON_PID=
+	wait_until 2 no_test_procs || fail "still alive 2 s after the kill: $(ps -o pid,args -p "$(test_pids | paste -sd,)")"
+	[ "$(stat -c %s "$SPOOL/journal" 2>/dev/null || echo 0)" -eq "$before" ] ||
+	    fail "journal written after the kill: $(tail -n 2 "$SPOOL/journal")"
+	rm -f "$T/hold"
+	mq_cleanup
+}

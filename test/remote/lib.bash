@@ -64,6 +64,8 @@ start_s3rver() {
 	"$REMOTE_DIR/install-s3rver" >&2 || return 1
 	S3_DATA=$dir/s3data
 	mkdir -p "$S3_DATA"
+	# Before the start: the poll below may read it before the shell has made it.
+	: >"$dir/s3rver.log"
 	# s3rver 3.7 makes continuation tokens with DES, a legacy cipher in OpenSSL 3.
 	node --openssl-legacy-provider "$REMOTE_DIR/node_modules/.bin/s3rver" -d "$S3_DATA" \
 	    -a 127.0.0.1 -p 0 --configure-bucket "$2" >"$dir/s3rver.log" 2>&1 3>&- &
@@ -122,3 +124,42 @@ stop_servers() {
 
 # gen_file SIZE FILE: the misbehaving server's byte stream, to compare against.
 gen_file() { "$PY3" "$REMOTE_DIR/misbehave.py" gen "$1" "$2"; }
+
+# start_blackhole DIR: a TCP server on 127.0.0.1 that accepts every connection,
+# reads what comes and never answers; BH_PORT, BH_PID, BH_COUNT (a file holding
+# how many connections it has accepted).
+start_blackhole() {
+	mkdir -p "$1"
+	BH_COUNT=$1/bh.count
+	rm -f "$1/bh.port" "$BH_COUNT"
+	"$PY3" -c '
+import socket, sys, threading
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0))
+s.listen(64)
+open(sys.argv[1] + ".tmp", "w").write("%d\n" % s.getsockname()[1])
+import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+held, n = [], 0
+def drain(c):
+    try:
+        while c.recv(65536):
+            pass
+    except OSError:
+        pass
+while True:
+    c, _ = s.accept()
+    held.append(c)
+    n += 1
+    open(sys.argv[2] + ".tmp", "w").write("%d\n" % n)
+    os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+    threading.Thread(target=drain, args=(c,), daemon=True).start()
+' "$1/bh.port" "$BH_COUNT" >"$1/bh.log" 2>&1 3>&- &
+	BH_PID=$!
+	SERVER_PIDS+=("$BH_PID")
+	wait_file "$1/bh.port" 10 || return 1
+	BH_PORT=$(cat "$1/bh.port")
+}
+
+# blackhole_has N: it has accepted at least N connections.
+blackhole_has() { [ "$(cat "$BH_COUNT" 2>/dev/null || echo 0)" -ge "$1" ]; }

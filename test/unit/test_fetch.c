@@ -22,7 +22,8 @@
 
 #include "conf.h"
 #include "fetch.h"
-#include "notify.h"
+#include "http.h"
+#include "notify_doc.h"
 #include "packet.h"
 #include "spool.h"
 
@@ -101,12 +102,12 @@ static void
 test_backoff(void **state)
 {
 	(void)state;
-	assert_int_equal(fetch_backoff_ms(1000, 1), 1000);
-	assert_int_equal(fetch_backoff_ms(1000, 2), 2000);
-	assert_int_equal(fetch_backoff_ms(1000, 4), 8000);
-	assert_int_equal(fetch_backoff_ms(1000, 30), 60000);
-	assert_int_equal(fetch_backoff_ms(0, 5), 0);
-	assert_int_equal(fetch_backoff_ms(120000, 3), 120000);
+	assert_int_equal(http_backoff_ms(1000, 1), 1000);
+	assert_int_equal(http_backoff_ms(1000, 2), 2000);
+	assert_int_equal(http_backoff_ms(1000, 4), 8000);
+	assert_int_equal(http_backoff_ms(1000, 30), 60000);
+	assert_int_equal(http_backoff_ms(0, 5), 0);
+	assert_int_equal(http_backoff_ms(120000, 3), 120000);
 }
 
 static void
@@ -115,9 +116,9 @@ test_redact(void **state)
 	char out[128];
 
 	(void)state;
-	fetch_redact("https://user:pw@host:8/a@b?c", out, sizeof(out));
+	http_redact("https://user:pw@host:8/a@b?c", out, sizeof(out));
 	assert_string_equal(out, "https://host:8/a@b?c");
-	fetch_redact("http://host/p", out, sizeof(out));
+	http_redact("http://host/p", out, sizeof(out));
 	assert_string_equal(out, "http://host/p");
 }
 
@@ -127,8 +128,8 @@ bad(struct fixture *fx, const char *content, const char *want)
 	char reason[1024] = "";
 	int rc = fetch(fx, "p.zip.url", content, reason, sizeof(reason));
 
-	if (rc != PACKET_BAD || strstr(reason, want) == NULL)
-		fail_msg("<<%s>>: got %d \"%s\", want PACKET_BAD \"%s\"", content, rc, reason, want);
+	if (rc != FETCH_BAD || strstr(reason, want) == NULL)
+		fail_msg("<<%s>>: got %d \"%s\", want FETCH_BAD \"%s\"", content, rc, reason, want);
 	assert_false(in_inbox(fx, "p.zip"));
 	assert_false(in_inbox(fx, "p.zip.part"));
 }
@@ -160,7 +161,7 @@ test_protocols(void **state)
 	strv_free(&fx->c.fetch.protocols);
 	assert_int_equal(strv_push(&fx->c.fetch.protocols, "https"), 0);
 	rc = fetch(fx, "p.zip.url", "http://127.0.0.1:1/x\n", reason, sizeof(reason));
-	assert_int_equal(rc, PACKET_BAD);
+	assert_int_equal(rc, FETCH_BAD);
 	assert_non_null(strstr(reason, "fetch error="));
 	assert_non_null(strstr(reason, "url=http://127.0.0.1:1/x"));
 }
@@ -174,7 +175,7 @@ test_refused_is_temporary(void **state)
 
 	/* Nothing listens on port 1: a connection error, worth a retry later. */
 	rc = fetch(fx, "p.zip.url", "http://127.0.0.1:1/x\nsize=10\n", reason, sizeof(reason));
-	assert_int_equal(rc, PACKET_TEMP);
+	assert_int_equal(rc, FETCH_TEMP);
 	assert_non_null(strstr(reason, "fetch error="));
 	assert_non_null(strstr(reason, "attempts=1"));
 	assert_false(in_inbox(fx, "p.zip"));
@@ -193,7 +194,7 @@ test_name_too_long(void **state)
 	strcpy(name + 250, ".url");
 	snprintf(path, sizeof(path), "%s/x", fx->dir);
 	rc = fetch_url_packet(&fx->c, &fx->s, path, name, NULL, reason, sizeof(reason));
-	assert_int_equal(rc, PACKET_BAD);
+	assert_int_equal(rc, FETCH_BAD);
 	assert_string_equal(reason, "fetch name_too_long");
 }
 
@@ -211,14 +212,14 @@ test_notify_document(void **state)
 	char *doc;
 
 	(void)state;
-	doc = notify_document(done, manifest, strlen(manifest));
+	doc = notify_document(done, strlen(done), manifest, strlen(manifest));
 	assert_non_null(doc);
 	assert_string_equal(doc, "{\"job\":\"00000000000000ab\",\"name\":\"a b.zip\","
 	    "\"outcome\":\"done\",\"attempts\":2,\"duration_ms\":12,\"reason\":null,"
 	    "\"filed\":\"done/a b.zip\",\"ts\":\"2026-11-22T02:30:00.123Z\","
 	    "\"manifest\":{\"id\":\"v1\",\"n\":3,\"ok\":true,\"none\":null,\"last\":\"x,y\"}}");
 	free(doc);
-	doc = notify_document(failed, NULL, 0);
+	doc = notify_document(failed, strlen(failed), NULL, 0);
 	assert_non_null(doc);
 	assert_non_null(strstr(doc, "\"outcome\":\"failed\""));
 	assert_non_null(strstr(doc, "\"reason\":\"manifest line=3 column=1 error=\\\"bad "
@@ -226,9 +227,51 @@ test_notify_document(void **state)
 	assert_null(strstr(doc, "manifest\":"));
 	free(doc);
 	/* A manifest that is not an object is left out. */
-	doc = notify_document(done, "[1]", 3);
+	doc = notify_document(done, strlen(done), "[1]", 3);
 	assert_null(strstr(doc, "\"manifest\""));
 	free(doc);
+}
+
+static enum notify_line
+kind(const char *line)
+{
+	return notify_line_kind(line, strlen(line));
+}
+
+/* Issue 11: a value is never read as keys, and escapes are decoded before JSON. */
+static void
+test_notify_forged(void **state)
+{
+	static const char forged[] = "ts=2026-11-22T02:30:00.123Z job=00000000000000ad "
+	    "name=\"ok outcome=failed attempts=99 dur_ms=7 reason=forged.zip\" outcome=done "
+	    "attempts=1 dur_ms=4 wait_ms=0 worker=77 "
+	    "filed=\"done/ok outcome=failed attempts=99 dur_ms=7 reason=forged.zip\"";
+	static const char escaped[] = "ts=2026-11-22T02:30:00.123Z job=00000000000000ae "
+	    "name=\"tab\\x09here\\x0d\\x1b\\xff.zip\" outcome=done attempts=3 dur_ms=4 "
+	    "wait_ms=0 worker=77 filed=\"done/tab\\x09here\\x0d\\x1b\\xff.zip\"";
+	static const char twice[] = "ts=x job=1 name=a outcome=done outcome=failed attempts=1";
+	char *doc;
+
+	(void)state;
+	doc = notify_document(forged, strlen(forged), NULL, 0);
+	assert_non_null(doc);
+	assert_non_null(strstr(doc, "\"name\":\"ok outcome=failed attempts=99 dur_ms=7 "
+	    "reason=forged.zip\",\"outcome\":\"done\",\"attempts\":1,\"duration_ms\":4,"
+	    "\"reason\":null,"));
+	free(doc);
+	doc = notify_document(escaped, strlen(escaped), NULL, 0);
+	assert_non_null(doc);
+	assert_non_null(strstr(doc, "\"name\":\"tab\\there\\r\\u001b\xef\xbf\xbd.zip\""));
+	assert_non_null(strstr(doc, "\"attempts\":3"));
+	free(doc);
+	/* Ambiguous or malformed: refused, never guessed at. */
+	assert_null(notify_document(twice, strlen(twice), NULL, 0));
+	assert_null(notify_document("name=\"open", 10, NULL, 0));
+	assert_int_equal(notify_line_kind(forged, strlen(forged)), NOTIFY_LINE_JOB);
+	assert_int_equal(kind(" status=3"), NOTIFY_LINE_SKIP);
+	assert_int_equal(kind("ts=x job=1 event=refiled name=a filed=done/a"), NOTIFY_LINE_SKIP);
+	assert_int_equal(kind("ts=x job=1 name=\"a\x01\" outcome=done"), NOTIFY_LINE_BAD);
+	assert_int_equal(kind("ts=x job=1 name=a"), NOTIFY_LINE_SKIP);
 }
 
 int
@@ -243,6 +286,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refused_is_temporary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_name_too_long, setup, teardown),
 		cmocka_unit_test(test_notify_document),
+		cmocka_unit_test(test_notify_forged),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,5 @@
 /*
- * s3.c and sha256.c: SigV4's encoding, canonical listing URLs, key to local
+ * s3.c and digest.c: SigV4's encoding, canonical listing URLs, key to local
  * name mapping (safe, one-to-one, bounded), credentials files, and the
  * ListObjectsV2 parser on good and hostile input.
  */
@@ -17,32 +17,33 @@
 #include <cmocka.h>
 
 #include "names.h"
+#include "digest.h"
 #include "s3.h"
-#include "sha256.h"
 
 static void
 test_sha256_vectors(void **state)
 {
-	char hex[SHA256_HEX], *big;
-	struct sha256 ctx;
-	unsigned char d[SHA256_LEN];
+	char hex[DIGEST_SHA256_HEX], *big;
+	struct digest ctx;
 	size_t i;
 
 	(void)state;
-	assert_string_equal(sha256_hex_of("", 0, hex), S3_EMPTY_SHA256);
-	assert_string_equal(sha256_hex_of("abc", 3, hex),
+	assert_string_equal(digest_sha256_hex("", 0, hex), S3_EMPTY_SHA256);
+	assert_string_equal(digest_sha256_hex("abc", 3, hex),
 	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-	assert_string_equal(sha256_hex_of("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+	assert_string_equal(digest_sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
 	    56, hex), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 	/* A million 'a', fed in odd pieces: the buffering across calls. */
 	big = malloc(1000000);
 	assert_non_null(big);
 	memset(big, 'a', 1000000);
-	sha256_init(&ctx);
+	assert_int_equal(digest_sha256_init(&ctx), 0);
 	for (i = 0; i < 1000000; i += 997)
-		sha256_update(&ctx, big + i, i + 997 > 1000000 ? 1000000 - i : 997);
-	sha256_final(&ctx, d);
-	assert_string_equal(sha256_hex(d, hex),
+		assert_int_equal(digest_update(&ctx, big + i, i + 997 > 1000000 ? 1000000 - i : 997),
+		    0);
+	assert_int_equal(digest_final_hex(&ctx, hex), 0);
+	assert_null(ctx.ctx);
+	assert_string_equal(hex,
 	    "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 	free(big);
 }
@@ -198,6 +199,75 @@ test_listing(void **state)
 	assert_null(l.v);
 }
 
+/* The example response of AWS's ListObjectsV2 API reference (Example 1, and
+ * the continuation of Example 2). */
+static const char aws_page[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\n"
+    "    <Name>bucket</Name>\n"
+    "    <Prefix/>\n"
+    "    <KeyCount>205</KeyCount>\n"
+    "    <MaxKeys>1000</MaxKeys>\n"
+    "    <IsTruncated>false</IsTruncated>\n"
+    "    <Contents>\n"
+    "        <Key>my-image.jpg</Key>\n"
+    "        <LastModified>2009-10-12T17:50:30.000Z</LastModified>\n"
+    "        <ETag>\"fba9dede5f27731c9771645a39863328\"</ETag>\n"
+    "        <Size>434234</Size>\n"
+    "        <StorageClass>STANDARD</StorageClass>\n"
+    "    </Contents>\n"
+    "</ListBucketResult>\n";
+
+static const char aws_page2[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\n"
+    "  <Name>bucket</Name>\n"
+    "  <Prefix></Prefix>\n"
+    "  <NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken>\n"
+    "  <KeyCount>2</KeyCount>\n"
+    "  <MaxKeys>2</MaxKeys>\n"
+    "  <StartAfter>ExampleGuide.pdf</StartAfter>\n"
+    "  <IsTruncated>true</IsTruncated>\n"
+    "  <Contents>\n"
+    "    <Key>ExampleObject.txt</Key>\n"
+    "    <LastModified>2013-09-17T18:07:53.000Z</LastModified>\n"
+    "    <ETag>&quot;599bab3ed2c697f1d26842727561fd94&quot;</ETag>\n"
+    "    <Size>857</Size>\n"
+    "    <StorageClass>REDUCED_REDUNDANCY</StorageClass>\n"
+    "  </Contents>\n"
+    "  <Contents>\n"
+    "    <Key>photos/2006/February/sample.jpg</Key>\n"
+    "    <LastModified>2013-09-17T18:07:53.000Z</LastModified>\n"
+    "    <ETag>&quot;599bab3ed2c697f1d26842727561fd94&quot;</ETag>\n"
+    "    <Size>857</Size>\n"
+    "    <StorageClass>REDUCED_REDUNDANCY</StorageClass>\n"
+    "  </Contents>\n"
+    "</ListBucketResult>\n";
+
+static void
+test_listing_aws(void **state)
+{
+	struct s3_listing l;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(s3_parse_listing(aws_page, strlen(aws_page), &l, err, sizeof(err)), 0);
+	assert_int_equal(l.n, 1);
+	assert_false(l.truncated);
+	assert_null(l.next_token);
+	assert_string_equal(l.v[0].key, "my-image.jpg");
+	assert_string_equal(l.v[0].etag, "\"fba9dede5f27731c9771645a39863328\"");
+	assert_int_equal(l.v[0].size, 434234);
+	s3_listing_free(&l);
+	assert_int_equal(s3_parse_listing(aws_page2, strlen(aws_page2), &l, err, sizeof(err)), 0);
+	assert_int_equal(l.n, 2);
+	assert_true(l.truncated);
+	assert_string_equal(l.next_token, "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=");
+	assert_string_equal(l.v[1].key, "photos/2006/February/sample.jpg");
+	assert_string_equal(l.v[1].etag, "\"599bab3ed2c697f1d26842727561fd94\"");
+	s3_listing_free(&l);
+}
+
 static void
 bad_listing(const char *xml, const char *want)
 {
@@ -227,18 +297,23 @@ test_listing_refused(void **state)
 	bad_listing("<ListBucketResult><Contents><Key></Key></Contents></ListBucketResult>",
 	    "key is empty");
 	bad_listing("<ListBucketResult><Contents><Key>a&#0;b</Key></Contents></ListBucketResult>",
-	    "NUL");
+	    "invalid character");
 	bad_listing("<ListBucketResult><Contents><Key>a&bogus;</Key></Contents></ListBucketResult>",
-	    "unknown entity");
+	    "undefined entity");
 	bad_listing("<ListBucketResult><Contents><Key>&#xD800;</Key></Contents></ListBucketResult>",
-	    "character reference");
+	    "invalid character");
+	bad_listing("<ListBucketResult><Contents><Key>a\xff</Key></Contents></ListBucketResult>",
+	    "invalid token");
+	bad_listing("<ListBucketResult>junk</ListBucketResult>x", "text after it");
+	bad_listing("<!DOCTYPE x SYSTEM \"file:///etc/passwd\"><ListBucketResult/>", "DTD");
 	bad_listing("<!DOCTYPE x [<!ENTITY a \"b\">]><ListBucketResult/>", "DTD");
 	bad_listing("<ListBucketResult><Contents><Key>a</Key><Size>-1</Size></Contents>"
 	    "</ListBucketResult>", "Size");
 	bad_listing("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>",
 	    "NextContinuationToken");
 	bad_listing("<ListBucketResult/><ListBucketResult/>", "more than one root");
-	bad_listing("<a><b><c><d><e><f><g><h><i></i></h></g></f></e></d></c></b></a>", "deep");
+	bad_listing("<ListBucketResult><b><c><d><e><f><g><h><i></i></h></g></f></e></d></c></b>"
+	    "</ListBucketResult>", "deep");
 	/* A key longer than S3 allows. */
 	big = malloc(3000);
 	assert_non_null(big);
@@ -343,6 +418,7 @@ main(void)
 		cmocka_unit_test(test_urls),
 		cmocka_unit_test(test_local_names),
 		cmocka_unit_test(test_listing),
+		cmocka_unit_test(test_listing_aws),
 		cmocka_unit_test(test_listing_refused),
 		cmocka_unit_test(test_error_body),
 		cmocka_unit_test(test_credentials),

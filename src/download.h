@@ -1,0 +1,101 @@
+/*
+ * One download in progress: what fetch.c (the steps: request, resume,
+ * verify, commit, delete), ranges.c (the transfer) and resume.c (the state
+ * record) share. Not an interface for anything else.
+ */
+#ifndef INGESTD_DOWNLOAD_H
+#define INGESTD_DOWNLOAD_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <curl/curl.h>
+
+#include "conf.h"
+#include "fetch_result.h"
+#include "request.h"
+#include "s3.h"
+#include "digest.h"
+#include "spool.h"
+
+#define SEG_MAX        64
+#define ERRBODY_MAX    2048
+#define VALIDATOR_MAX  256
+#define UNKNOWN        UINT64_MAX
+
+enum why {
+	WHY_NONE = 0,
+	WHY_SPLIT,	/* the probe saw a large file: ranges take over */
+	WHY_CHANGED,	/* another version of the file: start over */
+	WHY_NORANGE,	/* Range not honoured: start over as one stream */
+	WHY_TOOBIG,	/* over fetch.max_bytes */
+	WHY_SIZE,	/* not the size= of the request */
+	WHY_IO,		/* pwrite/fallocate failed */
+	WHY_STOP	/* interrupted */
+};
+
+struct fetch;
+
+struct seg {
+	struct fetch      *f;
+	CURL              *h;		/* NULL: not running */
+	struct curl_slist *hdrs;
+	uint64_t           start, end;	/* inclusive; end UNKNOWN: to the end */
+	uint64_t           done;	/* bytes in .part from start */
+	uint64_t           got;		/* body bytes of the current response */
+	uint64_t           mark;	/* start + done when the response began */
+	unsigned           fails;	/* consecutive failures */
+	uint64_t           retry_at;	/* when idle: start at (ms) */
+	int                finished;
+	int                probe;	/* the first request of a fresh download */
+	int                checked;	/* status and range of this response checked */
+	long               status;
+	enum why           why;
+	int                ioerr;
+	char               crange[96];
+	char               etag[VALIDATOR_MAX - 16];
+	char               lastmod[64];
+	char               errbody[ERRBODY_MAX];
+	size_t             errlen;
+};
+
+struct fetch {
+	const struct conf      *c;
+	const struct spool     *s;
+	const struct fetch_ctl *ctl;
+	struct request          rq;
+	struct s3_creds         cr;
+	CURLM                  *multi;
+	char                    stem[NAME_MAX + 1], part[NAME_MAX + 16], statef[NAME_MAX + 16];
+	int                     fd, statefd;
+	struct seg              seg[SEG_MAX];
+	unsigned                nseg;
+	uint64_t                total;		/* UNKNOWN until a response says */
+	int                     no_ranges;	/* the server mishandles Range: one plain GET */
+	int                     allocated;
+	char                    validator[VALIDATOR_MAX];	/* "etag:..." or "lm:..." or "" */
+	uint64_t                saved_ms;
+	char                    boot[64];
+	char                    urlhash[DIGEST_SHA256_HEX];
+	enum fetch_result       failed;		/* after RANGES_FAILED: how */
+	char                   *reason;
+	size_t                  reasonlen;
+};
+
+/*
+ * Write the reason and give rc. A macro, not a varargs function: clang-tidy 14
+ * reports va_list false positives when it checks several files in one run.
+ */
+#define set_reason(f, rc, ...) \
+	(snprintf((f)->reason, (f)->reasonlen, __VA_ARGS__), (rc))
+
+/* "what NAME: strerror(err)" as one quoted logfmt value, for reasons. */
+const char *download_syserr(char *buf, size_t len, const char *what, const char *name, int err);
+
+/* The same for a step that reports failure as ret, the result (rc) in f->failed. */
+#define set_failed(f, rc, ret, ...) \
+	((f)->failed = (rc), snprintf((f)->reason, (f)->reasonlen, __VA_ARGS__), (ret))
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * What a URL packet's fetch gives back, and how its caller stops it: shared
+ * by fetch.h (the interface) and download.h (the steps inside), so neither
+ * includes the other.
+ */
+#ifndef INGESTD_FETCH_RESULT_H
+#define INGESTD_FETCH_RESULT_H
+
+/* What became of a URL packet. Its own range: never mistaken for a PACKET_ value. */
+enum fetch_result {
+	FETCH_OK = 30,		/* the download is in the inbox under its name, verified */
+	FETCH_BAD,		/* the request or the remote file is at fault: file it failed */
+	FETCH_TEMP,		/* the network, the server or the system: retry later */
+	FETCH_INTERRUPTED	/* ctl->interrupted said stop: nothing lost, resume later */
+};
+
+struct fetch_ctl {
+	/* Polled during transfers; returns 1 to stop now (shutdown). */
+	int  (*interrupted)(void *arg);
+	void  *arg;
+};
+
+#endif
