@@ -270,7 +270,7 @@ check_metrics(struct check *k)
 }
 
 int
-cli_check_main(const char *file, const struct overrides *ov, int dump)
+cli_check_main(const char *file, const struct conf_overrides *ov, int dump)
 {
 	char err[PATH_MAX + 512];
 	const struct passwd *pw;
@@ -280,7 +280,7 @@ cli_check_main(const char *file, const struct overrides *ov, int dump)
 
 	/* priv_drop's one info line (the user it switched to) is not the check's to say. */
 	log_init("check", -1);
-	if (supervisor_load_config(file, ov, &c, err, sizeof(err)) == -1) {
+	if (conf_read(&c, file, ov, err, sizeof(err)) == -1) {
 		cli_config_error(file, err);
 		return EX_CONFIG;
 	}

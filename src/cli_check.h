@@ -16,7 +16,7 @@
  * YAML and checks nothing outside the file. Each error is one line on
  * stderr. Returns 0, or EX_CONFIG when anything is wrong.
  */
-int  cli_check_main(const char *file, const struct overrides *ov, int dump);
+int  cli_check_main(const char *file, const struct conf_overrides *ov, int dump);
 
 /*
  * Report err, a config error as conf_load() writes it ("FILE:LINE: reason",

@@ -165,4 +165,18 @@ void conf_print(const struct conf *c, FILE *fp);
 
 void conf_free(struct conf *c);
 
+/* What the command line sets over the config file; kept for reloads. */
+struct conf_overrides {
+	const char *spool;	/* NULL: from the file */
+	unsigned    workers;	/* 0: from the file */
+	int         verbosity;
+};
+
+/*
+ * Defaults, then file (NULL: none), then the overrides, then validation.
+ * 0, or -1 with "FILE:LINE: reason" in err (c is then freed).
+ */
+int  conf_read(struct conf *c, const char *file, const struct conf_overrides *ov, char *err,
+    size_t errlen);
+
 #endif

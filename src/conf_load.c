@@ -385,3 +385,31 @@ conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 	errno = saved;
 	return rc;
 }
+
+int
+conf_read(struct conf *c, const char *file, const struct conf_overrides *ov, char *err,
+    size_t errlen)
+{
+	if (conf_defaults(c) == -1) {
+		snprintf(err, errlen, "ingestd: out of memory");
+		return -1;
+	}
+	if (file != NULL && conf_load(c, file, err, errlen) == -1)
+		goto fail;
+	if (ov->spool != NULL) {
+		free(c->spool);
+		if ((c->spool = strdup(ov->spool)) == NULL) {
+			snprintf(err, errlen, "ingestd: out of memory");
+			goto fail;
+		}
+	}
+	if (ov->workers > 0)
+		c->workers = ov->workers;
+	c->verbosity = ov->verbosity;
+	if (conf_validate(c, err, errlen) == -1)
+		goto fail;
+	return 0;
+fail:
+	conf_free(c);
+	return -1;
+}

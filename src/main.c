@@ -58,7 +58,7 @@ main(int argc, char *argv[])
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct overrides ov;
+	struct conf_overrides ov;
 	struct conf c;
 	char err[PATH_MAX + 512], abs[PATH_MAX], cwd[PATH_MAX], *end;
 	const char *file = NULL, *spool = NULL;
@@ -162,7 +162,7 @@ main(int argc, char *argv[])
 		sigprocmask(SIG_UNBLOCK, &all, NULL);
 		return cli_check_main(file, &ov, test == 2);
 	}
-	if (supervisor_load_config(file, &ov, &c, err, sizeof(err)) == -1) {
+	if (conf_read(&c, file, &ov, err, sizeof(err)) == -1) {
 		cli_config_error(file, err);
 		return EX_CONFIG;
 	}

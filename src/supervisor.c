@@ -37,7 +37,7 @@
 
 struct sup {
 	struct conf       *c;
-	const struct overrides *ov;
+	const struct conf_overrides *ov;
 	struct spool       s;
 	mqd_t              q;
 	long               qdepth;
@@ -56,36 +56,6 @@ struct sup {
 	uint64_t           metrics_due;
 	int                c_owned;	/* c came from a reload: ours to free */
 };
-
-/* --- configuration ------------------------------------------------------------ */
-
-int
-supervisor_load_config(const char *file, const struct overrides *ov, struct conf *c,
-    char *err, size_t errlen)
-{
-	if (conf_defaults(c) == -1) {
-		snprintf(err, errlen, "ingestd: out of memory");
-		return -1;
-	}
-	if (file != NULL && conf_load(c, file, err, errlen) == -1)
-		goto fail;
-	if (ov->spool != NULL) {
-		free(c->spool);
-		if ((c->spool = strdup(ov->spool)) == NULL) {
-			snprintf(err, errlen, "ingestd: out of memory");
-			goto fail;
-		}
-	}
-	if (ov->workers > 0)
-		c->workers = ov->workers;
-	c->verbosity = ov->verbosity;
-	if (conf_validate(c, err, errlen) == -1)
-		goto fail;
-	return 0;
-fail:
-	conf_free(c);
-	return -1;
-}
 
 /* --- children ----------------------------------------------------------------- */
 
@@ -322,7 +292,7 @@ reload(struct sup *sp)
 		log_warn("event=reload status=failed");
 		return;
 	}
-	if (supervisor_load_config(sp->c->file, sp->ov, nc, err, sizeof(err)) == -1) {
+	if (conf_read(nc, sp->c->file, sp->ov, err, sizeof(err)) == -1) {
 		log_warnx("event=reload status=failed error=%s", LQ(err));
 		free(nc);
 		return;
@@ -670,7 +640,7 @@ setup(struct sup *sp)
 }
 
 int
-supervisor_run(struct conf *c, const struct overrides *ov)
+supervisor_run(struct conf *c, const struct conf_overrides *ov)
 {
 	struct sup *sp;
 	int rc = 0;

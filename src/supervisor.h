@@ -10,20 +10,6 @@
 
 #include "conf.h"
 
-/* What the command line sets over the config file; kept for reloads. */
-struct overrides {
-	const char *spool;	/* NULL: from the file */
-	unsigned    workers;	/* 0: from the file */
-	int         verbosity;
-};
-
-/*
- * Defaults, then file (NULL: none), then the overrides, then validation.
- * 0, or -1 with "FILE:LINE: reason" in err (c is then freed).
- */
-int supervisor_load_config(const char *file, const struct overrides *ov, struct conf *c,
-    char *err, size_t errlen);
-
 /*
  * Runs until stopped; returns the process exit status (sysexits.h). c stays
  * the caller's; a reload works on copies.
@@ -32,6 +18,6 @@ int supervisor_load_config(const char *file, const struct overrides *ov, struct 
  * without a limit; HUP reload; TTIN/TTOU one worker more/fewer; USR1 status
  * to the log.
  */
-int supervisor_run(struct conf *c, const struct overrides *ov);
+int supervisor_run(struct conf *c, const struct conf_overrides *ov);
 
 #endif
