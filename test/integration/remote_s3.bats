@@ -179,6 +179,9 @@ delete_held() { grep -q '"code": "Held"' "$PROXY_LOG" 2>/dev/null; }
 	s3_conf after_commit
 	start_daemon
 	wait_for delete_held
+	# The packet itself is in the inbox before the DELETE: let its job file first,
+	# or the other worker's commit, a few ms after the kill, would count as a write.
+	wait_for journal_has 1
 	local before
 	before=$(stat -c %s "$SPOOL/journal" 2>/dev/null || echo 0)
 	kill -KILL "$DAEMON_PID"
