@@ -25,6 +25,11 @@ int
 conf_defaults(struct conf *c)
 {
 	static const char *const ignore[] = { "*-downloading", "*.part", ".*" };
+	/* Every filter libarchive may run without an external program (filters.h). */
+	static const char *const filter_defaults[] = {
+		"bzip2", "compress", "gzip", "lz4", "lzip", "lzma", "lzop", "rpm", "uu", "xz",
+		"zstd", NULL
+	};
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
@@ -48,6 +53,8 @@ conf_defaults(struct conf *c)
 	c->packet.max_file_bytes = TiB;
 	c->packet.max_ratio = 1000;
 	c->packet.max_depth = 32;
+	c->packet.max_time_ms = 5 * MIN;
+	c->packet.max_memory = GiB;
 	c->packet.manifest_required = 1;
 	c->packet.manifest_max_bytes = MiB;
 	c->packet.manifest_max_depth = 64;
@@ -70,6 +77,9 @@ conf_defaults(struct conf *c)
 		goto fail;
 	for (i = 0; i < sizeof(ignore) / sizeof(ignore[0]); i++)
 		if (strv_push(&c->ignore, ignore[i]) == -1)
+			goto fail;
+	for (i = 0; filter_defaults[i]; i++)
+		if (strv_push(&c->packet.filters, filter_defaults[i]) == -1)
 			goto fail;
 	if (strv_push(&c->packet.formats, "zip") == -1 ||
 	    strv_push(&c->packet.formats, "tar") == -1 ||

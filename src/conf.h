@@ -33,6 +33,9 @@ struct conf_handler {
 
 struct conf_packet {
 	struct strv formats;    /* libarchive format names allowed */
+	struct strv filters;    /* libarchive read filters allowed (filters.h) */
+	uint64_t    max_time_ms;    /* extraction + manifest, wall clock; 0: none */
+	uint64_t    max_memory;     /* what that child may map beyond the worker; 0: none */
 	enum packet_plain plain;
 	enum packet_links links;
 	enum packet_on_success on_success;

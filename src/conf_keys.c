@@ -46,6 +46,12 @@ static const char *const format_names[] = {
 	"warc", "ar", NULL
 };
 
+/* libarchive 3.6.2's read filters; grzip and lrzip only ever run external programs. */
+static const char *const filter_names[] = {
+	"bzip2", "compress", "gzip", "lz4", "lzip", "lzma", "lzop", "rpm", "uu", "xz", "zstd",
+	NULL
+};
+
 /* The enums are stored through an int: they must be int-sized. */
 _Static_assert(sizeof(enum packet_plain) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum packet_links) == sizeof(int), "enum size");
@@ -89,6 +95,10 @@ const struct key conf_keys[] = {
 	SECTION("packet"),
 	KEY("packet.formats",        K_LIST, packet.formats, .flags = KF_UNIQUE,
 	    .names = format_names),
+	KEY("packet.filters",        K_LIST, packet.filters, .flags = KF_UNIQUE,
+	    .names = filter_names),
+	KEY("packet.max_time",       K_DUR,  packet.max_time_ms, RANGE(0, DUR_MAX)),
+	KEY("packet.max_memory",     K_SIZE, packet.max_memory, RANGE(0, TiB)),
 	KEY("packet.plain",          K_ENUM, packet.plain, .names = plain_names),
 	KEY("packet.links",          K_ENUM, packet.links, .names = links_names),
 	KEY("packet.on_success",     K_ENUM, packet.on_success, .names = on_success_names),

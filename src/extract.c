@@ -14,6 +14,7 @@
 #include <archive_entry.h>
 
 #include "extract.h"
+#include "filters.h"
 #include "log.h"
 #include "spool.h"
 
@@ -69,6 +70,10 @@ struct xstate {
 	uint64_t  arcsize;
 	uint64_t  entries;
 	uint64_t  total;	/* bytes of finished entries */
+	int       fd;		/* the archive, read through src_read() */
+	void     *block;
+	int       read_errno;	/* a failed read(2) of the packet: the system's fault, not the archive's */
+	int       manifests;	/* entries named packet.manifest at the root */
 	char     *reason;
 	size_t    reasonlen;
 };
@@ -135,7 +140,26 @@ bad(struct xstate *x, const char *kw, const char *entry, const char *fmt, ...)
 static const char *
 quote(char *buf, size_t len, const char *s)
 {
-	return log_quote(buf, len, s ? s : "unknown error");
+	return log_quote(buf, len, s ? s : "");
+}
+
+/*
+ * libarchive's message for a failure of a; when it gave none (some readers
+ * stop on a damaged header without one), which reader stopped, so that the
+ * reason still names what was wrong.
+ */
+static const char *
+errmsg(char *buf, size_t len, struct archive *a)
+{
+	char tmp[256];
+	const char *s = archive_error_string(a), *f;
+
+	if (s && *s)
+		return log_quote(buf, len, s);
+	f = archive_format(a) ? archive_format_name(a) : NULL;
+	snprintf(tmp, sizeof(tmp), "damaged %s data (libarchive gave no message)",
+	    f ? f : "archive");
+	return log_quote(buf, len, tmp);
 }
 
 /*
@@ -172,8 +196,8 @@ path_problem(const char *s, uint64_t *depth)
  * this same test from where it lives, so no chain of them can climb out; a
  * lexical "a/../.." test would not do, since "a" may itself be a link.
  */
-static int
-symlink_inside(const char *entry, const char *target)
+int
+extract_symlink_inside(const char *entry, const char *target)
 {
 	uint64_t room, up = 0;
 	const char *c, *e;
@@ -236,24 +260,33 @@ static int
 read_error(struct xstate *x, const char *name)
 {
 	char q[512];
-	int e = archive_errno(x->a);
+	int e = x->read_errno ? x->read_errno : archive_errno(x->a);
 
 	/*
 	 * Memory is not on the list: a crafted header can ask for any amount, and
 	 * a packet that always fails for memory must end in failed/, not loop.
+	 * Under packet.max_memory it is that limit that was hit.
 	 */
-	if (e == EIO || e == EMFILE || e == ENFILE || e == ENOBUFS || e == EINTR) {
-		bad(x, "system", name, "error=%s", quote(q, sizeof(q), archive_error_string(x->a)));
+	if (x->read_errno || e == EIO || e == EMFILE || e == ENFILE || e == ENOBUFS || e == EINTR) {
+		bad(x, "system", name, "error=%s", log_quote(q, sizeof(q), strerror(e)));
 		errno = e;
 		return -1;
 	}
-	return bad(x, "archive", name, "error=%s", quote(q, sizeof(q), archive_error_string(x->a)));
+	if (e == ENOMEM && x->p->max_memory)
+		return bad(x, "limit max_memory", name, "error=%s", errmsg(q, sizeof(q), x->a));
+	return bad(x, "archive", name, "error=%s", errmsg(q, sizeof(q), x->a));
 }
 
+/*
+ * A failed write of an entry. The system's errors retry; a name libarchive
+ * will not create is the path's fault; anything else is the archive's, such
+ * as an entry holding more data than its header says ("Too much data").
+ */
 static int
 write_error(struct xstate *x, const char *name)
 {
 	char q[512];
+	const char *m = archive_error_string(x->w);
 	int e = archive_errno(x->w);
 
 	if (sys_errno(e)) {
@@ -261,7 +294,12 @@ write_error(struct xstate *x, const char *name)
 		errno = e;
 		return -1;
 	}
-	return bad(x, "path", name, "error=%s", quote(q, sizeof(q), archive_error_string(x->w)));
+	if (m && strstr(m, "Too much data"))
+		return bad(x, "archive", name, "error=%s kind=size_mismatch", errmsg(q, sizeof(q), x->w));
+	if (e == ENAMETOOLONG || e == ENOTDIR || e == EISDIR || e == ELOOP || e == EEXIST ||
+	    (m && (strcasestr(m, "path") || strcasestr(m, "symlink") || strcasestr(m, "directory"))))
+		return bad(x, "path", name, "error=%s", errmsg(q, sizeof(q), x->w));
+	return bad(x, "archive", name, "error=%s", errmsg(q, sizeof(q), x->w));
 }
 
 /* Decide what may be written for this entry, and how. 0 or EXTRACT_BAD. */
@@ -285,6 +323,11 @@ vet_entry(struct xstate *x, struct archive_entry *e, const char *name)
 			    "error=\"not a file already in the tree\"", quote(q, sizeof(q), hl));
 		return 0;
 	}
+	if (type == 0 && (archive_format(x->a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_AR) {
+		/* ar headers carry permission bits only ("644"): every member is a file. */
+		type = AE_IFREG;
+		archive_entry_set_filetype(e, AE_IFREG);
+	}
 	switch (type) {
 	case AE_IFREG:
 		archive_entry_set_perm(e, (archive_entry_perm(e) & 0111) ? 0755 : 0644);
@@ -298,10 +341,13 @@ vet_entry(struct xstate *x, struct archive_entry *e, const char *name)
 			return bad(x, "link", name, "kind=symlink error=\"no usable target\"");
 		if (p->links != LINKS_INSIDE)
 			return bad(x, "link", name, "target=%s kind=symlink", quote(q, sizeof(q), sl));
-		if (!symlink_inside(name, sl))
+		if (!extract_symlink_inside(name, sl))
 			return bad(x, "link", name, "target=%s kind=symlink "
 			    "error=\"may resolve outside the tree\"", quote(q, sizeof(q), sl));
 		return 0;
+	case 0:
+		/* No type at all: a damaged header (rar5 gives these), not a device or FIFO. */
+		return bad(x, "archive", name, "error=\"no file type in the entry's header\"");
 	default:
 		return bad(x, "type", name, "kind=%s", kind_name(type));
 	}
@@ -346,6 +392,29 @@ copy_data(struct xstate *x, struct archive_entry *e, const char *name)
 	return 0;
 }
 
+/*
+ * GNU and SysV ar keep their symbol table in "/" (or "/SYM64/") and long
+ * names in "//": the archive's own bookkeeping, not files.
+ */
+static int
+ar_table(struct xstate *x, const char *name)
+{
+	return (archive_format(x->a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_AR &&
+	    (strcmp(name, "/") == 0 || strcmp(name, "//") == 0 || strcmp(name, "/SYM64/") == 0);
+}
+
+/* The manifest's name at the root, however the archive spells it ("./data_info.yml"). */
+static int
+is_manifest(const struct xstate *x, const char *name)
+{
+	const char *m = x->p->manifest;
+
+	while (name[0] == '.' && name[1] == '/')
+		for (name += 2; *name == '/'; name++)
+			;
+	return m && *m && strcmp(name, m) == 0;
+}
+
 static int
 extract_entries(struct xstate *x)
 {
@@ -363,13 +432,17 @@ extract_entries(struct xstate *x)
 		name = archive_entry_pathname(e);
 		/* Any warning on a header (a name that does not convert, a damaged header) fails. */
 		if (r != ARCHIVE_OK) {
-			if (r == ARCHIVE_WARN && name == NULL)
-				return bad(x, "path", NULL, "error=%s",
-				    quote(q, sizeof(q), archive_error_string(x->a)));
+			if (r == ARCHIVE_WARN && name == NULL && !x->read_errno)
+				return bad(x, "path", NULL, "error=%s", errmsg(q, sizeof(q), x->a));
 			return read_error(x, name);
 		}
 		if (name == NULL)
 			return bad(x, "path", NULL, "error=\"entry without a usable name\"");
+		if (ar_table(x, name))
+			continue;
+		if (is_manifest(x, name) && ++x->manifests > 1)
+			return bad(x, "manifest", NULL, "error=\"duplicate entry %s\"",
+			    x->p->manifest);
 		if (over(++x->entries, x->p->max_entries))
 			return bad(x, "limit max_entries", name, NULL);
 		if ((why = path_problem(name, &depth)) != NULL)
@@ -394,23 +467,79 @@ extract_entries(struct xstate *x)
 	}
 }
 
-static void
-enable_filters(struct archive *a)
+/*
+ * The packet is read through these rather than archive_read_open_fd(), so
+ * that a failed read(2) is remembered: a format reader reports it as its own
+ * "Truncated ZIP file header" and the packet would fail for what is a disk
+ * error. Seek and skip keep the zip reader on the central directory, as
+ * archive_read_open_fd() would.
+ */
+static la_ssize_t
+src_read(struct archive *a, void *arg, const void **buf)
 {
-	/*
-	 * Only those built into libarchive: when a library is missing, the
-	 * support call would run an external program in our worker instead.
-	 */
-	if (archive_zlib_version())
-		archive_read_support_filter_gzip(a);
-	if (archive_bzlib_version())
-		archive_read_support_filter_bzip2(a);
-	if (archive_liblzma_version())
-		archive_read_support_filter_xz(a);
-	if (archive_libzstd_version())
-		archive_read_support_filter_zstd(a);
-	if (archive_liblz4_version())
-		archive_read_support_filter_lz4(a);
+	struct xstate *x = arg;
+	ssize_t n;
+
+	do
+		n = read(x->fd, x->block, EXTRACT_BLOCK);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		x->read_errno = errno;
+		archive_set_error(a, errno, "read: %s", strerror(errno));
+		return -1;
+	}
+	*buf = x->block;
+	return n;
+}
+
+static la_int64_t
+src_seek(struct archive *a, void *arg, la_int64_t off, int whence)
+{
+	struct xstate *x = arg;
+	off_t r = lseek(x->fd, (off_t)off, whence);
+
+	if (r == -1) {
+		x->read_errno = errno;
+		archive_set_error(a, errno, "seek: %s", strerror(errno));
+		return ARCHIVE_FATAL;
+	}
+	return r;
+}
+
+static la_int64_t
+src_skip(struct archive *a, void *arg, la_int64_t req)
+{
+	struct xstate *x = arg;
+	off_t cur, end;
+
+	(void)a;
+	/* Never past the end: libarchive then reads what is left and sees the EOF itself. */
+	if (req <= 0 || (cur = lseek(x->fd, 0, SEEK_CUR)) == -1 ||
+	    (end = lseek(x->fd, 0, SEEK_END)) == -1) {
+		if (req > 0)
+			x->read_errno = errno;
+		return req > 0 ? -1 : 0;
+	}
+	if (req > end - cur)
+		req = end - cur;
+	if (lseek(x->fd, cur + req, SEEK_SET) == -1) {
+		x->read_errno = errno;
+		return -1;
+	}
+	return req;
+}
+
+static int
+open_source(struct xstate *x, int fd)
+{
+	x->fd = fd;
+	if ((x->block = malloc(EXTRACT_BLOCK)) == NULL)
+		return ARCHIVE_FATAL;
+	archive_read_set_callback_data(x->a, x);
+	archive_read_set_read_callback(x->a, src_read);
+	archive_read_set_seek_callback(x->a, src_seek);
+	archive_read_set_skip_callback(x->a, src_skip);
+	return archive_read_open1(x->a);
 }
 
 static int
@@ -431,6 +560,7 @@ enable_formats(struct archive *a, const struct conf_packet *p)
 static int
 not_archive(struct xstate *x, int fd)
 {
+	char q[512], msg[256];
 	unsigned char *buf;
 	ssize_t n;
 	size_t i;
@@ -438,6 +568,15 @@ not_archive(struct xstate *x, int fd)
 	if ((buf = malloc(SNIFF_LEN)) == NULL)
 		return -1;
 	n = pread(fd, buf, SNIFF_LEN, 0);
+	if (n == -1) {
+		x->read_errno = errno;
+		free(buf);
+		return bad(x, "system", NULL, "error=%s", log_quote(q, sizeof(q), strerror(errno)));
+	}
+	if (filters_refused(buf, (size_t)n, &x->p->filters, msg, sizeof(msg))) {
+		free(buf);
+		return bad(x, "archive", NULL, "error=\"%s\"", msg);
+	}
 	for (i = 0; n > 0 && i < sizeof(magics) / sizeof(magics[0]); i++) {
 		if ((size_t)n < magics[i].off + magics[i].len ||
 		    memcmp(buf + magics[i].off, magics[i].magic, magics[i].len) != 0)
@@ -501,7 +640,7 @@ extract_archive(int fd, const char *dest, const struct conf_packet *p, struct ex
 		r = bad(&x, "format", NULL, "error=\"packet.formats enables no format\"");
 		goto out;
 	}
-	enable_filters(x.a);
+	filters_enable(x.a, &p->filters);
 	/*
 	 * The second line behind vet_entry(): libarchive cleans names its own way
 	 * and checks each parent directory on disk as it writes.
@@ -510,10 +649,12 @@ extract_archive(int fd, const char *dest, const struct conf_packet *p, struct ex
 	    ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 	    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
 
-	if (archive_read_open_fd(x.a, fd, EXTRACT_BLOCK) != ARCHIVE_OK) {
+	if (open_source(&x, fd) != ARCHIVE_OK) {
 		e = archive_errno(x.a);
 		/* "Unrecognized archive format": libarchive's ARCHIVE_ERRNO_FILE_FORMAT is EILSEQ here. */
-		if (e == EILSEQ)
+		if (x.block == NULL)
+			errno = ENOMEM;
+		else if (e == EILSEQ && !x.read_errno)
 			r = not_archive(&x, fd);
 		else
 			r = read_error(&x, NULL);
@@ -537,6 +678,13 @@ out:
 		archive_write_free(x.w);	/* also sets directory times, in the tree */
 	if (x.a)
 		archive_read_free(x.a);
+	free(x.block);
+	if (r > 0 && x.read_errno) {
+		/* Whatever the reader made of it, the packet could not be read: retry later. */
+		e = x.read_errno;
+		bad(&x, "system", NULL, "error=%s", log_quote(q, sizeof(q), strerror(e)));
+		r = -1;
+	}
 	if (moved && fchdir(cwd) == -1) {
 		/* Cannot happen short of a kernel bug: the fd pins the directory. */
 		fatal("event=extract_chdir");
@@ -555,120 +703,6 @@ out:
 			e = errno;
 		r = -1;
 	}
-	if (st) {
-		st->entries = x.entries;
-		st->bytes = x.total;
-	}
-	errno = e;
-	return r;
-}
-
-/* --- folders ------------------------------------------------------------------ */
-
-static int
-walk(struct xstate *x, int dfd, char *path, size_t plen, uint64_t depth)
-{
-	const struct conf_packet *p = x->p;
-	uint64_t maxdepth = p->max_depth ? p->max_depth : 256;	/* bounds the fds held */
-	struct dirent *de;
-	struct stat st;
-	char q[512], target[PATH_MAX];
-	size_t nlen;
-	ssize_t tl;
-	DIR *d;
-	int r = 0, sub;
-
-	if ((d = fdopendir(dfd)) == NULL) {
-		close(dfd);
-		return -1;
-	}
-	for (;;) {
-		errno = 0;
-		if ((de = readdir(d)) == NULL) {
-			r = errno ? -1 : 0;
-			break;
-		}
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		nlen = strlen(de->d_name);
-		if (plen + 1 + nlen + 1 > PATH_MAX) {
-			path[plen] = '\0';
-			r = bad(x, "path", path, "error=\"path longer than PATH_MAX\"");
-			break;
-		}
-		if (plen)
-			path[plen] = '/';
-		memcpy(path + plen + (plen ? 1 : 0), de->d_name, nlen + 1);
-		if (over(++x->entries, p->max_entries)) {
-			r = bad(x, "limit max_entries", path, NULL);
-			break;
-		}
-		if (depth + 1 > maxdepth) {
-			r = bad(x, "limit max_depth", path, NULL);
-			break;
-		}
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-			r = -1;
-			break;
-		}
-		if (S_ISREG(st.st_mode)) {
-			if ((r = check_bytes(x, path, (uint64_t)st.st_size)) != 0)
-				break;
-			x->total += (uint64_t)st.st_size;
-		} else if (S_ISDIR(st.st_mode)) {
-			sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-			    O_CLOEXEC);
-			if (sub == -1 || (r = walk(x, sub, path, plen + (plen ? 1 : 0) + nlen,
-			    depth + 1)) != 0) {
-				if (sub == -1)
-					r = -1;
-				break;
-			}
-		} else if (S_ISLNK(st.st_mode)) {
-			tl = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
-			if (tl == -1) {
-				r = -1;
-				break;
-			}
-			target[tl] = '\0';
-			if (p->links != LINKS_INSIDE) {
-				r = bad(x, "link", path, "target=%s kind=symlink",
-				    quote(q, sizeof(q), target));
-				break;
-			}
-			if (!symlink_inside(path, target)) {
-				r = bad(x, "link", path, "target=%s kind=symlink "
-				    "error=\"may resolve outside the tree\"", quote(q, sizeof(q), target));
-				break;
-			}
-		} else {
-			r = bad(x, "type", path, "kind=%s", kind_name(st.st_mode & S_IFMT));
-			break;
-		}
-	}
-	closedir(d);
-	return r;
-}
-
-int
-extract_check_tree(int dirfd, const struct conf_packet *p, struct extract_stats *st,
-    char *reason, size_t reasonlen)
-{
-	struct xstate x;
-	char path[PATH_MAX];
-	int fd, r, e;
-
-	memset(&x, 0, sizeof(x));
-	x.p = p;
-	x.reason = reason;
-	x.reasonlen = reasonlen;
-	if (reasonlen)
-		reason[0] = '\0';
-	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	path[0] = '\0';
-	r = walk(&x, fd, path, 0, 0);
-	e = errno;
 	if (st) {
 		st->entries = x.entries;
 		st->bytes = x.total;

@@ -36,11 +36,14 @@ struct extract_stats {
 /*
  * Extract the archive open on fd (a regular file, read from offset 0) into
  * dest, which this creates with mode 0700 and must not exist yet. Only the
- * formats in p->formats are read; gzip, bzip2, xz, zstd and lz4 compression
- * always are. Returns 0; EXTRACT_BAD with a logfmt reason whose first word is
- * archive, limit, link, type, path or format; EXTRACT_PLAIN when fd holds no
- * archive; or -1 with errno when the system is at fault (ENOSPC, EIO, ...),
- * the reason then saying "system entry=... error=..." when an entry was at hand.
+ * formats in p->formats and the filters in p->filters are read (see
+ * filters.h). Returns 0; EXTRACT_BAD with a logfmt reason whose first word is
+ * archive, limit, link, type, path, format or manifest (a second entry named
+ * packet.manifest at the root); EXTRACT_PLAIN when fd holds no archive; or -1
+ * with errno when the system is at fault (ENOSPC, EIO, ...: also a read of
+ * fd that failed, whatever libarchive made of it), the reason then saying
+ * "system [entry=...] error=...". The ar format's "/" and "//" tables are
+ * skipped, not extracted.
  * On anything but 0, dest is removed again. The working directory is changed
  * while extracting (archive_write_disk works relative to it) and restored.
  */
@@ -48,12 +51,11 @@ int  extract_archive(int fd, const char *dest, const struct conf_packet *p,
     struct extract_stats *st, char *reason, size_t reasonlen);
 
 /*
- * Check a folder packet (dirfd) against the same rules without changing it:
- * types, links, max_entries, max_depth, max_file_bytes and max_bytes (by
- * st_size). Returns 0, EXTRACT_BAD with reason, or -1 with errno.
+ * 1 when a symlink at entry (a relative path in the tree) pointing at target
+ * provably resolves inside the tree: target relative, its ".." components
+ * all first, no more of them than there are directories above the link.
  */
-int  extract_check_tree(int dirfd, const struct conf_packet *p, struct extract_stats *st,
-    char *reason, size_t reasonlen);
+int  extract_symlink_inside(const char *entry, const char *target);
 
 /*
  * 1 if name is a libarchive format ingestd can enable (zip, tar, 7zip, ar,

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,11 @@
 #include <unistd.h>
 
 #include "extract.h"
+#include "folder.h"
 #include "log.h"
 #include "manifest.h"
 #include "packet.h"
+#include "sandbox.h"
 #include "spool.h"
 
 #define TREE_DIR	"tree"
@@ -238,7 +241,7 @@ static int
 prepare_folder(const struct conf_packet *p, const char *jobdir, int jfd, const char *rel,
     const char *name, struct packet_result *r, char *reason, size_t reasonlen)
 {
-	char zipname[NAME_MAX + 1], folder[PATH_MAX], q[512];
+	char zipname[NAME_MAX + 1], folder[PATH_MAX], tree[PATH_MAX], q[512];
 	const char *bases[2];
 	int fds[2] = { -1, -1 }, dfd, zfd, rc, e, n;
 	struct extract_stats st;
@@ -281,15 +284,29 @@ prepare_folder(const struct conf_packet *p, const char *jobdir, int jfd, const c
 		rc = prepare_manifest(p, jobdir, jfd, fds, bases, 2, r, reason, reasonlen);
 		goto out;
 	}
-	/* Already unpacked: the same rules as for an archive, checked in place. */
-	rc = extract_check_tree(dfd, p, &st, reason, reasonlen);
+	/*
+	 * Already unpacked: copied into the job's tree by the same rules, each
+	 * entry checked on the descriptor it is copied from. The folder stays
+	 * writable by its producer; the copy is out of its reach.
+	 */
+	if (path_join(tree, sizeof(tree), jobdir, TREE_DIR) == -1) {
+		rc = PACKET_TEMP;
+		goto out;
+	}
+	rc = folder_copy(dfd, tree, p, &st, reason, reasonlen);
 	if (rc != 0) {
 		rc = rc == EXTRACT_BAD ? PACKET_BAD : PACKET_TEMP;
 		goto out;
 	}
-	snprintf(r->dir, sizeof(r->dir), "%s", folder);
-	fds[0] = dfd;
-	bases[0] = folder;
+	log_debug("event=copied name=%s entries=%llu bytes=%llu", log_quote(q, sizeof(q), name),
+	    (unsigned long long)st.entries, (unsigned long long)st.bytes);
+	snprintf(r->dir, sizeof(r->dir), "%s", tree);
+	fds[0] = openat(jfd, TREE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fds[0] == -1) {
+		rc = PACKET_TEMP;
+		goto out;
+	}
+	bases[0] = tree;
 	rc = prepare_manifest(p, jobdir, jfd, fds, bases, 1, r, reason, reasonlen);
 out:
 	e = errno;
@@ -300,11 +317,216 @@ out:
 	return rc;
 }
 
+/* Bytes the helper may send back: the reason, two paths and INGEST_META_ (capped in manifest.h). */
+#define PREP_OUT_MAX	(2 * MANIFEST_ENV_TOTAL_MAX + 4 * PATH_MAX + 64 * 1024)
+#define PREP_REASON_MAX	2048
+
+/* This worker's parse helper (sandbox.h), kept between packets. */
+static struct sandbox helper = SANDBOX_INIT;
+
+static int
+ans_str(struct sandbox_buf *b, const char *s)
+{
+	return sandbox_append(b, s, strlen(s) + 1);
+}
+
+/*
+ * The helper's half: one packet's parse, its answer
+ * "RC ERRNO\0REASON\0DIR\0MANIFEST\0ENV\0..." to a request
+ * "ISDIR\0JOBDIR\0REL\0NAME\0". The tree and manifest.json it leaves in the
+ * job directory.
+ */
+static int
+prep_helper(void *arg, const char *req, size_t len, struct sandbox_buf *ans)
+{
+	const struct conf_packet *p = arg;
+	const char *f[4], *s = req, *end = req + len;
+	char head[64], reason[PREP_REASON_MAX] = "";
+	struct packet_result r;
+	int i, rc, e, jfd;
+	size_t k;
+
+	for (i = 0; i < 4; i++) {
+		if (s >= end)
+			return 124;
+		f[i] = s;
+		s += strlen(s) + 1;
+	}
+	memset(&r, 0, sizeof(r));
+	if ((jfd = open(f[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		rc = PACKET_TEMP;
+	else if (f[0][0] == '1')
+		rc = prepare_folder(p, f[1], jfd, f[2], f[3], &r, reason, sizeof(reason));
+	else
+		rc = prepare_file(p, f[1], jfd, f[2], f[3], &r, reason, sizeof(reason));
+	e = errno;
+	if (jfd != -1)
+		close(jfd);
+	if (rc == PACKET_TEMP && e == ENOMEM && p->max_memory) {
+		/* Under RLIMIT_AS, running out is the limit, and a retry would run out again. */
+		snprintf(reason, sizeof(reason), "limit max_memory error=\"out of memory\"");
+		rc = PACKET_BAD;
+	}
+	snprintf(head, sizeof(head), "%d %d", rc, rc == PACKET_OK ? 0 : e);
+	if (ans_str(ans, head) == -1 || ans_str(ans, reason) == -1 || ans_str(ans, r.dir) == -1 ||
+	    ans_str(ans, r.manifest) == -1)
+		return 1;
+	for (k = 0; k < r.env.n; k++)
+		if (ans_str(ans, r.env.v[k]) == -1)
+			return 1;
+	strv_free(&r.env);
+	return 0;
+}
+
+/* The worker's half: the helper's answer, or what its end says. */
+static int
+prep_answer(const struct sandbox_limits *l, const struct sandbox_result *sr,
+    struct packet_result *r, char *reason, size_t reasonlen)
+{
+	const char *s = sr->out, *end = sr->out + sr->outlen;
+	int rc, e, field = 0;
+
+	switch (sr->end) {
+	case SANDBOX_TIME:
+		snprintf(reason, reasonlen, "limit max_time kind=wall ms=%llu",
+		    (unsigned long long)l->max_time_ms);
+		return PACKET_BAD;
+	case SANDBOX_CPU:
+		snprintf(reason, reasonlen, "limit max_time kind=cpu ms=%llu",
+		    (unsigned long long)l->max_time_ms);
+		return PACKET_BAD;
+	case SANDBOX_TOO_LONG:
+		snprintf(reason, reasonlen, "manifest error=\"more than %d bytes of metadata\"",
+		    PREP_OUT_MAX);
+		return PACKET_BAD;
+	case SANDBOX_SIGNALED:
+		/* The kernel's OOM killer is the one other sender of SIGKILL to it. */
+		if (sr->sig == SIGKILL)
+			snprintf(reason, reasonlen, "limit max_memory error=\"killed by the kernel\"");
+		else
+			snprintf(reason, reasonlen, "archive error=\"the parser died of SIG%s\"",
+			    sigabbrev_np(sr->sig) ? sigabbrev_np(sr->sig) : "?");
+		return PACKET_BAD;
+	case SANDBOX_EXITED:
+		snprintf(reason, reasonlen, "system error=\"parse helper: exit status %d\"",
+		    sr->status);
+		errno = EIO;
+		return PACKET_TEMP;
+	case SANDBOX_ANSWERED:
+		break;
+	}
+	if (sr->outlen == 0 || sscanf(s, "%d %d", &rc, &e) != 2 ||
+	    (rc != PACKET_OK && rc != PACKET_BAD && rc != PACKET_TEMP)) {
+		snprintf(reason, reasonlen, "system error=\"parse helper: a garbled answer\"");
+		errno = EIO;
+		return PACKET_TEMP;
+	}
+	for (s += strlen(s) + 1; s < end; s += strlen(s) + 1, field++) {
+		if (field == 0)
+			snprintf(reason, reasonlen, "%s", s);
+		else if (field == 1)
+			snprintf(r->dir, sizeof(r->dir), "%s", s);
+		else if (field == 2)
+			snprintf(r->manifest, sizeof(r->manifest), "%s", s);
+		else if (strv_push(&r->env, s) == -1)
+			return PACKET_TEMP;
+	}
+	errno = e;
+	return rc;
+}
+
+static uint64_t
+fnv(uint64_t h, const void *p, size_t len)
+{
+	const unsigned char *c = p;
+
+	while (len--)
+		h = (h ^ *c++) * 1099511628211ULL;
+	return h;
+}
+
+static uint64_t
+fnv_strv(uint64_t h, const struct strv *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		h = fnv(h, v->v[i], strlen(v->v[i]) + 1);
+	return fnv(h, "\n", 1);
+}
+
+/* What a helper was made for: its packet rules and the tree it may write in. */
+static uint64_t
+helper_key(const struct conf_packet *p, const char *writable)
+{
+	uint64_t h = 14695981039346656037ULL;
+	const uint64_t nums[] = {
+		p->plain, p->links, p->max_bytes, p->max_entries, p->max_file_bytes, p->max_ratio,
+		p->max_depth, (uint64_t)p->manifest_required, p->manifest_max_bytes,
+		p->manifest_max_depth, p->manifest_max_nodes, p->max_time_ms, p->max_memory,
+	};
+
+	h = fnv(h, nums, sizeof(nums));
+	h = fnv_strv(h, &p->formats);
+	h = fnv_strv(h, &p->filters);
+	h = fnv_strv(h, &p->manifest_keys);
+	h = fnv(h, p->manifest ? p->manifest : "", p->manifest ? strlen(p->manifest) + 1 : 1);
+	return fnv(h, writable, strlen(writable) + 1);
+}
+
+/*
+ * Extraction and the manifest parse in the helper, under packet.max_time and
+ * max_memory. It may write only below the job's parent (work/): jobs are
+ * renamed there at every claim, and one helper serves them all.
+ */
+static int
+prepare_sandboxed(const struct conf *c, const char *jobdir, const char *rel, const char *name,
+    int isdir, struct packet_result *r, char *reason, size_t reasonlen)
+{
+	const struct conf_packet *p = &c->packet;
+	char writable[PATH_MAX], *slash, *req = NULL;
+	struct sandbox_limits l = { p->max_memory, p->max_time_ms, writable };
+	struct sandbox_result sr;
+	static int said;
+	int rc, e, n;
+
+	snprintf(writable, sizeof(writable), "%s", jobdir);
+	if ((slash = strrchr(writable, '/')) != NULL && slash != writable)
+		*slash = '\0';
+	else
+		snprintf(writable, sizeof(writable), "%s", slash ? "/" : ".");
+	if (!said++)
+		log_debug("event=sandbox kind=%s max_time_ms=%llu max_memory=%llu", sandbox_kind(),
+		    (unsigned long long)p->max_time_ms, (unsigned long long)p->max_memory);
+	n = asprintf(&req, "%d%c%s%c%s%c%s%c", isdir, 0, jobdir, 0, rel, 0, name, 0);
+	if (n == -1)
+		return PACKET_TEMP;
+	rc = sandbox_call(&helper, helper_key(p, writable), &l, prep_helper, (void *)p, req,
+	    (size_t)n, PREP_OUT_MAX, &sr);
+	e = errno;
+	free(req);
+	if (rc == -1) {
+		errno = e;
+		return PACKET_TEMP;
+	}
+	rc = prep_answer(&l, &sr, r, reason, reasonlen);
+	e = errno;
+	free(sr.out);
+	/*
+	 * A handler's clean-up kills every process left below the worker, the
+	 * helper too, and a live one would make it walk /proc for each job:
+	 * with a handler to run, the helper goes now.
+	 */
+	if (c->handler.command.n > 0)
+		sandbox_stop(&helper);
+	errno = e;
+	return rc;
+}
+
 int
 packet_prepare(const struct conf *c, const char *jobdir, const char *name,
     struct packet_result *r, char *reason, size_t reasonlen)
 {
-	const struct conf_packet *p = &c->packet;
 	char rel[PATH_MAX], q[512];
 	struct stat sb;
 	int jfd, rc, e;
@@ -323,10 +545,9 @@ packet_prepare(const struct conf *c, const char *jobdir, const char *name,
 		rc = PACKET_TEMP;
 		goto out;
 	}
-	if (S_ISREG(sb.st_mode))
-		rc = prepare_file(p, jobdir, jfd, rel, name, r, reason, reasonlen);
-	else if (S_ISDIR(sb.st_mode))
-		rc = prepare_folder(p, jobdir, jfd, rel, name, r, reason, reasonlen);
+	if (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))
+		rc = prepare_sandboxed(c, jobdir, rel, name, S_ISDIR(sb.st_mode), r, reason,
+		    reasonlen);
 	else if (S_ISLNK(sb.st_mode)) {
 		snprintf(reason, reasonlen, "link entry=%s kind=symlink "
 		    "error=\"the packet itself is a symlink\"", log_quote(q, sizeof(q), name));
@@ -352,6 +573,12 @@ out:
 	close(jfd);
 	errno = e;
 	return rc;
+}
+
+void
+packet_helper_stop(void)
+{
+	sandbox_stop(&helper);
 }
 
 void

@@ -39,6 +39,12 @@ struct packet_result {
 int  packet_prepare(const struct conf *c, const char *jobdir, const char *name,
     struct packet_result *r, char *reason, size_t reasonlen);
 
+/*
+ * packet_prepare() parses in a helper process of this one (sandbox.h), kept
+ * between packets unless a handler is configured; this ends it.
+ */
+void packet_helper_stop(void);
+
 /* Remove jobdir/tree unless packet.keep_extracted; free r. Safe to call twice. */
 void packet_cleanup(const struct conf *c, const char *jobdir, struct packet_result *r);
 

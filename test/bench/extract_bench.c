@@ -14,6 +14,8 @@
 #include "extract.h"
 #include "log.h"
 
+static const char *filters_all[] = { "bzip2", "compress", "gzip", "lz4", "lzip", "lzma", "lzop", "rpm", "uu", "xz", "zstd" };
+
 int
 main(int argc, char **argv)
 {
@@ -33,6 +35,8 @@ main(int argc, char **argv)
 	memset(&p, 0, sizeof(p));	/* every limit 0: off */
 	p.formats.v = fmts;
 	p.formats.n = 2;
+	p.filters.v = (char **)filters_all;
+	p.filters.n = sizeof(filters_all) / sizeof(filters_all[0]);
 	if ((fd = open(argv[1], O_RDONLY | O_CLOEXEC)) == -1) {
 		perror(argv[1]);
 		return 66;

@@ -101,6 +101,8 @@ check_outside(void)
 	CHECK(n == (ssize_t)strlen(CANARY) && memcmp(buf, CANARY, (size_t)n) == 0);
 }
 
+static const char *filters_all[] = { "bzip2", "compress", "gzip", "lz4", "lzip", "lzma", "lzop", "rpm", "uu", "xz", "zstd" };
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -119,6 +121,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&p, 0, sizeof(p));
 	p.formats.v = fmts;
 	p.formats.n = 2;
+	p.filters.v = (char **)filters_all;
+	p.filters.n = sizeof(filters_all) / sizeof(filters_all[0]);
 	p.links = (size & 1) ? LINKS_INSIDE : LINKS_REFUSE;
 	p.max_bytes = 16 << 20;
 	p.max_entries = 2000;

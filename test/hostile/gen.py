@@ -7,19 +7,23 @@ writes one packet per case into OUT (files, folders, a symlink, a FIFO) and
 OUT/cases.tsv: NAME, expected outcome (done|failed), the reason the journal
 must show (a prefix of the value of reason=), and a description.
 
-Nothing here is a committed blob: every archive is built from the standard
-library (zipfile, tarfile, zlib, lzma, bz2; zstd frames by hand) plus
-`zip -P` for the encrypted case. The
+Nearly nothing here is a committed blob: every archive is built from the
+standard library (zipfile, tarfile, zlib, lzma, bz2, binascii; zstd frames
+and ar by hand) plus `zip -P` for the encrypted case. The exceptions are two
+files of libarchive's own test suite that hang libarchive 3.6.2 itself,
+kept uuencoded as libarchive keeps them, in test/hostile/libarchive/. The
 bombs are assembled from repeated deflate blocks, so a 10 GiB stream costs
 milliseconds and a few KiB. Paths that try to escape aim at CANARY (a tree
 outside the spool that must stay untouched) or at /tmp/ingestd-hostile-TAG*.
 
 The expectations assume the daemon runs with packet.links: refuse,
-formats [zip, tar], max_file_bytes 128MiB, manifest_keys [device_id] and a
+formats [zip, tar, xar, ar], max_time 2s, max_file_bytes 128MiB,
+manifest_keys [device_id] and a
 handler that fails a tree holding set-id bits or anything but files and
 directories (see test/integration/hostile.bats).
 """
 
+import binascii
 import bz2
 import io
 import lzma
@@ -195,6 +199,11 @@ def zip_raw(entries):
                                                 len(entries), len(cdb), body.tell(), 0))
 
 
+def manifest_stored():
+    return dict(name=b"data_info.yml", crc=zlib.crc32(MANIFEST), usize=len(MANIFEST),
+                data=MANIFEST, method=0)
+
+
 def deflated_entry(name, stream, **kw):
     data = stream.finish()
     return dict(name=name, crc=stream.crc, usize=stream.size, data=data, **kw)
@@ -212,6 +221,37 @@ def zstd_frame(data):
         last = off + len(block) >= len(data)
         out.append(struct.pack("<I", (len(block) << 3) | last)[:3] + block)
     return b"".join(out)
+
+
+def uudecode(path):
+    """The file a libarchive test .uu holds (binascii: no sharutils needed)."""
+    out, inside = [], False
+    with open(path, "rb") as f:
+        for line in f:
+            line = line.rstrip(b"\r\n")
+            if line.startswith(b"begin "):
+                inside = True
+            elif line == b"end":
+                break
+            elif inside and line:
+                out.append(binascii.a2b_uu(line))
+    return b"".join(out)
+
+
+def ar_member(name, data, mode=0o644):
+    """One ar member; GNU ar writes the permission bits only, no file type."""
+    h = b"%-16s%-12d%-6d%-6d%-8o%-10d`\n" % (name, 0, 0, 0, mode, len(data))
+    return h + data + (b"\n" if len(data) % 2 else b"")
+
+
+def gnu_ar(members, longname):
+    """A GNU ar archive as `ar rcs` writes it: the symbol table "/", the long
+    names "//", then the members (names end in "/"; a long one is "/OFFSET")."""
+    symtab = struct.pack(">I", 1) + struct.pack(">I", 0) + b"sym\0"
+    out = b"!<arch>\n" + ar_member(b"/", symtab, 0) + ar_member(b"//", longname + b"/\n", 0)
+    for n, d in members:
+        out += ar_member(n + b"/", d)
+    return out + ar_member(b"/0", b"a member with a long name\n")
 
 
 def put(out, name, data):
@@ -475,6 +515,48 @@ def generate(out, canary, tag):
                          (".tar.zst", zstd_frame(plain_tar))):
         put(out, "family" + suffix, data)
         case("family" + suffix, "done", "", "a good " + suffix + " (the tar family is allowed)")
+
+    # Hangs of libarchive 3.6.2 itself (issue 11): only the parse's own limits end them.
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libarchive")
+    for name, src, what in (
+            ("gzip-recursive.gz", "test_read_filter_gzip_recursive.gz",
+             "293 bytes that loop in libarchive's gzip filter, growing without bound"),
+            ("xar-doublelink.xar", "test_read_format_xar_doublelink.xar",
+             "388 bytes that loop in libarchive's xar reader")):
+        data = uudecode(os.path.join(here, src + ".uu"))
+        put(out, name, data)
+        put(out, "again-" + name, data)     # for the two-at-once test
+        case(name, "failed", "limit max_time", what)
+
+    # GNU ar: "/" and "//" are the archive's own tables, not entries.
+    put(out, "lib.a", gnu_ar([(b"data_info.yml", MANIFEST)], b"a-member-name-longer-than-16.txt"))
+    case("lib.a", "done", "", "a GNU ar archive with a symbol table and long names")
+
+    # Two manifests in one zip: other tools see the first, libarchive writes the last.
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w") as z:
+        z.writestr("data_info.yml", MANIFEST)
+        z.writestr("./data_info.yml", b"device_id: the-second-copy\n")
+    put(out, "dup-manifest.zip", b.getvalue())
+    case("dup-manifest.zip", "failed", "manifest error=\"duplicate entry data_info.yml\"",
+         "data_info.yml twice in one zip")
+
+    # A stored entry whose sizes say 10 bytes and whose data holds 20.
+    put(out, "too-much-data.zip", zip_raw([manifest_stored(), dict(
+        name=b"first", crc=zlib.crc32(b"x" * 20), usize=10, data=b"x" * 20, method=0)]))
+    case("too-much-data.zip", "failed", "archive entry=first error=\"Too much data",
+         "an entry holding more data than its header says")
+
+    # Filters: lzma and uu are read; lrzip would need a program, which is never run.
+    put(out, "family.tar.lzma", lzma.compress(plain_tar, format=lzma.FORMAT_ALONE))
+    case("family.tar.lzma", "done", "", "a .tar.lzma (lzma_alone)")
+    uu = [b"begin 644 family.tar\n"]
+    uu += [binascii.b2a_uu(plain_tar[i:i + 45]) for i in range(0, len(plain_tar), 45)]
+    put(out, "family.tar.uu", b"".join(uu) + b"`\nend\n")
+    case("family.tar.uu", "done", "", "a uuencoded tar")
+    put(out, "packed.lrz", b"LRZI\x00\x06" + bytes(rnd.randrange(256) for _ in range(64)))
+    case("packed.lrz", "failed", "archive error=\"filter lrzip needs an external program",
+         "lrzip: libarchive would run lrzip -d")
 
     with open(os.path.join(out, "cases.tsv"), "w") as f:
         for c in cases:

@@ -23,6 +23,7 @@ setup_file() {
 	fi
 	SPOOL=$T/spool
 	CONF=$T/ingestd.yml
+	MAX_TIME=2
 	LOG=
 	DAEMON_PID=
 	DAEMON_RUNS=0
@@ -53,13 +54,14 @@ setup_file() {
 	  command: [/bin/sh, '$T/check.sh']
 	  timeout: 60s
 	packet:
-	  formats: [zip, tar]
+	  formats: [zip, tar, xar, ar]
+	  max_time: ${MAX_TIME}s
 	  max_file_bytes: 128MiB
 	  manifest_keys: [device_id]
 	EOF
 	[ "$(id -u)" -ne 0 ] || echo "allow_root: true" >>"$CONF"
 	start_daemon
-	export TAG T SPOOL CONF LOG DAEMON_PID INGESTD
+	export TAG T SPOOL CONF LOG DAEMON_PID INGESTD MAX_TIME
 }
 
 teardown_file() {
@@ -253,6 +255,60 @@ log_of() { cat "$SPOOL/done/$1.log"; }
 @test "tar.xz, tar.zst and tar.bz2 are read" {
 	local c
 	for c in family.tar.xz family.tar.zst family.tar.bz2; do
+		run_case "$c"
+	done
+}
+
+# limit_case NAME: run_case, and the packet was stopped at packet.max_time on
+# its first and only attempt, give or take the slack of a loaded machine.
+limit_case() {
+	local ms
+	run_case "$1"
+	ms=$(journal_field "$1" dur_ms)
+	[ -n "$ms" ] && [ "$ms" -ge $((MAX_TIME * 1000)) ] && [ "$ms" -lt $((MAX_TIME * 1000 + 5000)) ] ||
+	    fail "$1: dur_ms=$ms, not within ${MAX_TIME}s + 5s"
+	[ "$(journal_field "$1" attempts)" -le 1 ] || fail "$1: $(grep -h -- "name=$1 " "$SPOOL/journal")"
+}
+
+@test "libarchive's own gzip loop (293 bytes) ends at packet.max_time" {
+	limit_case gzip-recursive.gz
+}
+@test "libarchive's own xar loop (388 bytes) ends at packet.max_time" {
+	limit_case xar-doublelink.xar
+}
+@test "both hangs at once: each fails at the limit, the workers live, packets keep flowing" {
+	local before n
+	before=$(worker_pids | sort)
+	[ "$(wc -l <<<"$before")" -eq 2 ] || fail "workers: $before"
+	for n in again-gzip-recursive.gz again-xar-doublelink.xar; do
+		echo "$n" >>"$T/dropped"
+		mv -- "$T/cases/$n" "$SPOOL/inbox/$n"
+	done
+	drop_good "two hangs"
+	for n in again-gzip-recursive.gz again-xar-doublelink.xar; do
+		wait_for filed_and_journaled "$n"
+		[[ $(journal_field "$n" reason) == "limit max_time kind="* ]] ||
+		    fail "$n: $(journal_field "$n" reason)"
+	done
+	drop_good "two hangs, after"
+	[ "$(worker_pids | sort)" = "$before" ] || fail "a worker was replaced: $before -> $(worker_pids)"
+	# The parse ran in a child of the worker, which is gone with its packet.
+	for n in $before; do
+		[ -z "$(children_of "$n")" ] || fail "worker $n still has children: $(children_of "$n")"
+	done
+}
+@test "GNU ar: the symbol table / and long names // are not entries" {
+	run_case lib.a
+	log_of lib.a | grep -q '\./a-member-name-longer-than-16\.txt$' || fail "$(log_of lib.a)"
+	[ "$(log_of lib.a | grep -c '^-')" -eq 2 ] || fail "$(log_of lib.a)"
+}
+@test "data_info.yml twice in a zip is refused" { run_case dup-manifest.zip; }
+@test "an entry with more data than its header says is the archive's fault, not a path" {
+	run_case too-much-data.zip
+}
+@test "lzma and uu are read; lrzip is refused, saying it needs a program" {
+	local c
+	for c in family.tar.lzma family.tar.uu packed.lrz; do
 		run_case "$c"
 	done
 }

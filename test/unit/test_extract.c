@@ -1,5 +1,5 @@
 /*
- * extract_archive() and extract_check_tree() against archives built here with
+ * extract_archive() and folder_check() against archives built here with
  * libarchive's writer, so every hostile shape (.., absolute names, links,
  * devices, sparse holes, bombs) is exact and needs no external tool. Each
  * test works in its own temp dir holding the archive, the tree and a canary
@@ -28,6 +28,7 @@
 #include <archive_entry.h>
 
 #include "extract.h"
+#include "folder.h"
 #include "log.h"
 #include "spool.h"
 
@@ -137,6 +138,8 @@ read_file(const char *path, size_t *len)
 	return buf;
 }
 
+static const char *filters_all[] = { "bzip2", "compress", "gzip", "lz4", "lzip", "lzma", "lzop", "rpm", "uu", "xz", "zstd" };
+
 static int
 setup(void **state)
 {
@@ -154,6 +157,8 @@ setup(void **state)
 	f->fmts[1] = "tar";
 	f->p.formats.v = f->fmts;
 	f->p.formats.n = 2;
+	f->p.filters.v = (char **)filters_all;
+	f->p.filters.n = sizeof(filters_all) / sizeof(filters_all[0]);
 	f->p.max_bytes = 1ULL << 40;
 	f->p.max_entries = 100000;
 	f->p.max_file_bytes = 1ULL << 40;
@@ -813,7 +818,7 @@ check_tree(struct fx *f)
 	int fd = open(f->tree, O_RDONLY | O_DIRECTORY), r;
 
 	assert_true(fd >= 0);
-	r = extract_check_tree(fd, &f->p, &f->st, f->reason, sizeof(f->reason));
+	r = folder_check(fd, &f->p, &f->st, f->reason, sizeof(f->reason));
 	close(fd);
 	return r;
 }

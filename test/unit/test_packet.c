@@ -253,11 +253,13 @@ test_plain_folder(void **state)
 	snprintf(p, sizeof(p), "%s/done-already/data_info.yml", f->pkt);
 	put(p, "device_id: 9\n");
 	assert_int_equal(prepare(f, "done-already"), PACKET_OK);
-	snprintf(want, sizeof(want), "%s/done-already", f->pkt);
+	/* The handler gets a copy in the job's tree, out of the producer's reach. */
+	snprintf(want, sizeof(want), "%s/tree", f->job);
 	assert_string_equal(f->r.dir, want);
-	assert_false(exists(f->job, "tree"));
+	assert_true(exists(f->job, "tree/data_info.yml"));
 	assert_true(exists(f->job, "manifest.json"));
 	packet_cleanup(&f->c, f->job, &f->r);
+	assert_false(exists(f->job, "tree"));
 	assert_true(exists(f->pkt, "done-already/data_info.yml"));
 
 	/* The archive rules hold here too. */

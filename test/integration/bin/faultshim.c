@@ -3,15 +3,18 @@
  * times, for the job-core tests in jobcore.bats.
  *
  *   FAULTSHIM=CALL:NAME:ERROR:COUNT[:SKIP][,...]
- *       CALL   write, renameat2 or fdatasync
+ *       CALL   write, renameat2, fdatasync or read
  *       NAME   the base name the call is about: of the file the descriptor
- *              is open on (write, fdatasync), of the old name (renameat2)
+ *              is open on (write, fdatasync, read), of the old name (renameat2)
  *       ERROR  ENOSPC, EIO or EACCES; for write also "short": write half of
  *              the bytes and return that count, as a disk filling up does
  *       COUNT  how many such calls fail, for all processes together
  *       SKIP   how many such calls succeed first (default 0)
+ *   FAULTSHIM_READ=1    read is wrapped only then (it is the busiest call)
  *   FAULTSHIM_DIR=DIR   where the counts are kept (one file per rule); the
- *                       rules apply only while DIR/armed exists
+ *                       rules apply only while DIR/armed exists (a process
+ *                       that may not write DIR, such as ingestd's sandboxed
+ *                       extraction, fails every call while armed: disarm it)
  *
  * Build: cc -shared -fPIC -o faultshim.so faultshim.c -ldl
  */
@@ -26,7 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum call { C_WRITE, C_RENAMEAT2, C_FDATASYNC };
+enum call { C_WRITE, C_RENAMEAT2, C_FDATASYNC, C_READ };
 
 static const char *
 base(const char *p)
@@ -55,7 +58,7 @@ fd_name(int fd, char *out, size_t len)
 static int
 fault(enum call call, const char *name)
 {
-	static const char *const calls[] = { "write", "renameat2", "fdatasync" };
+	static const char *const calls[] = { "write", "renameat2", "fdatasync", "read" };
 	const char *spec = getenv("FAULTSHIM"), *dir = getenv("FAULTSHIM_DIR");
 	char buf[1024], armed[PATH_MAX], count[PATH_MAX], *rule, *save = NULL;
 	int idx = 0;
@@ -156,4 +159,21 @@ fdatasync(int fd)
 		return -1;
 	}
 	return real(fd);
+}
+
+ssize_t
+read(int fd, void *buf, size_t len)
+{
+	ssize_t (*real)(int, void *, size_t) =
+	    (ssize_t (*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
+	char name[256];
+	int err = 0;
+
+	if (fd > 2 && getenv("FAULTSHIM_READ") && fd_name(fd, name, sizeof(name)) == 0)
+		err = fault(C_READ, name);
+	if (err > 0) {
+		errno = err;
+		return -1;
+	}
+	return real(fd, buf, len);
 }
