@@ -36,31 +36,6 @@ static const struct {
 	{ "zip",	archive_read_support_format_zip },
 };
 
-/* Signatures of formats libarchive knows, to tell "not allowed" from "not an archive". */
-static const struct {
-	const char *name;
-	size_t      off;
-	const char *magic;
-	size_t      len;
-} magics[] = {
-	{ "zip",	0,	"PK\003\004",			4 },
-	{ "zip",	0,	"PK\005\006",			4 },
-	{ "zip",	0,	"PK\007\010",			4 },
-	{ "tar",	257,	"ustar",			5 },
-	{ "7zip",	0,	"7z\274\257\047\034",		6 },
-	{ "rar5",	0,	"Rar!\032\007\001\000",		8 },
-	{ "rar",	0,	"Rar!\032\007\000",		7 },
-	{ "cpio",	0,	"07070",			5 },
-	{ "cpio",	0,	"\307\161",			2 },
-	{ "cpio",	0,	"\161\307",			2 },
-	{ "ar",		0,	"!<arch>\n",			8 },
-	{ "xar",	0,	"xar!",				4 },
-	{ "cab",	0,	"MSCF\0\0\0\0",			8 },
-	{ "lha",	2,	"-lh",				3 },
-	{ "warc",	0,	"WARC/",			5 },
-	{ "iso9660",	32769,	"CD001",			5 },
-};
-#define SNIFF_LEN (32769 + 5)
 
 struct xstate {
 	const struct conf_packet *p;
@@ -562,12 +537,12 @@ not_archive(struct xstate *x, int fd)
 {
 	char q[512], msg[256];
 	unsigned char *buf;
+	const char *fmt;
 	ssize_t n;
-	size_t i;
 
-	if ((buf = malloc(SNIFF_LEN)) == NULL)
+	if ((buf = malloc(FILTERS_SNIFF_LEN)) == NULL)
 		return -1;
-	n = pread(fd, buf, SNIFF_LEN, 0);
+	n = pread(fd, buf, FILTERS_SNIFF_LEN, 0);
 	if (n == -1) {
 		x->read_errno = errno;
 		free(buf);
@@ -577,18 +552,12 @@ not_archive(struct xstate *x, int fd)
 		free(buf);
 		return bad(x, "archive", NULL, "error=\"%s\"", msg);
 	}
-	for (i = 0; n > 0 && i < sizeof(magics) / sizeof(magics[0]); i++) {
-		if ((size_t)n < magics[i].off + magics[i].len ||
-		    memcmp(buf + magics[i].off, magics[i].magic, magics[i].len) != 0)
-			continue;
-		free(buf);
-		if (format_enabled(x->p, magics[i].name))
-			return bad(x, "archive", NULL, "format=%s error=\"Unrecognized archive format\"",
-			    magics[i].name);
-		return bad(x, "format", NULL, "name=%s error=\"not in packet.formats\"",
-		    magics[i].name);
-	}
+	fmt = n > 0 ? filters_format((const unsigned char *)buf, (size_t)n) : NULL;
 	free(buf);
+	if (fmt && format_enabled(x->p, fmt))
+		return bad(x, "archive", NULL, "format=%s error=\"Unrecognized archive format\"", fmt);
+	if (fmt)
+		return bad(x, "format", NULL, "name=%s error=\"not in packet.formats\"", fmt);
 	bad(x, "plain", NULL, "error=\"%s\"", n == 0 ? "empty file" : "not an archive");
 	return EXTRACT_PLAIN;
 }

@@ -112,3 +112,39 @@ filters_refused(const unsigned char *buf, size_t len, const struct strv *list, c
 	}
 	return 0;
 }
+
+/* Signatures of formats libarchive knows, to tell "not allowed" from "not an archive". */
+static const struct {
+	const char *name;
+	size_t      off;
+	const char *magic;
+	size_t      len;
+} magics[] = {
+	{ "zip",	0,	"PK\003\004",			4 },
+	{ "zip",	0,	"PK\005\006",			4 },
+	{ "zip",	0,	"PK\007\010",			4 },
+	{ "tar",	257,	"ustar",			5 },
+	{ "7zip",	0,	"7z\274\257\047\034",		6 },
+	{ "rar5",	0,	"Rar!\032\007\001\000",		8 },
+	{ "rar",	0,	"Rar!\032\007\000",		7 },
+	{ "cpio",	0,	"07070",			5 },
+	{ "cpio",	0,	"\307\161",			2 },
+	{ "cpio",	0,	"\161\307",			2 },
+	{ "ar",		0,	"!<arch>\n",			8 },
+	{ "xar",	0,	"xar!",				4 },
+	{ "cab",	0,	"MSCF\0\0\0\0",			8 },
+	{ "lha",	2,	"-lh",				3 },
+	{ "warc",	0,	"WARC/",			5 },
+	{ "iso9660",	32769,	"CD001",			5 },
+};
+const char *
+filters_format(const unsigned char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(magics) / sizeof(magics[0]); i++)
+		if (len >= magics[i].off + magics[i].len &&
+		    memcmp(buf + magics[i].off, magics[i].magic, magics[i].len) == 0)
+			return magics[i].name;
+	return NULL;
+}

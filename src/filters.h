@@ -1,6 +1,7 @@
 /*
  * libarchive's read filters (compression and encodings around an archive),
- * behind packet.filters.
+ * behind packet.filters, and the signatures that name what a packet is when
+ * libarchive cannot read it.
  *
  * Only filters built into the library are ever enabled: for one whose
  * library is missing (lzop without liblzo2, lz4 without liblz4, ...) and for
@@ -30,5 +31,14 @@ int  filters_enable(struct archive *a, const struct strv *list);
  */
 int  filters_refused(const unsigned char *buf, size_t len, const struct strv *list,
     char *why, size_t whylen);
+
+/* Bytes filters_format() may look at: iso9660 signs at 32769. */
+#define FILTERS_SNIFF_LEN	(32769 + 5)
+
+/*
+ * The archive format whose signature buf starts with ("zip", "7zip", ...),
+ * or NULL: tells a format packet.formats leaves off from no archive at all.
+ */
+const char *filters_format(const unsigned char *buf, size_t len);
 
 #endif

@@ -10,7 +10,9 @@
  *              the bytes and return that count, as a disk filling up does
  *       COUNT  how many such calls fail, for all processes together
  *       SKIP   how many such calls succeed first (default 0)
- *   FAULTSHIM_READ=1    read is wrapped only then (it is the busiest call)
+ *   FAULTSHIM_READ=OFF  read is wrapped only then (it is the busiest call), and
+ *                       fails only at file offsets from OFF on: a reader that
+ *                       got its first block and then fails, as a bad sector does
  *   FAULTSHIM_DIR=DIR   where the counts are kept (one file per rule); the
  *                       rules apply only while DIR/armed exists (a process
  *                       that may not write DIR, such as ingestd's sandboxed
@@ -168,8 +170,10 @@ read(int fd, void *buf, size_t len)
 	    (ssize_t (*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
 	char name[256];
 	int err = 0;
+	const char *from = getenv("FAULTSHIM_READ");
 
-	if (fd > 2 && getenv("FAULTSHIM_READ") && fd_name(fd, name, sizeof(name)) == 0)
+	if (fd > 2 && from && lseek(fd, 0, SEEK_CUR) >= atoll(from) &&
+	    fd_name(fd, name, sizeof(name)) == 0)
 		err = fault(C_READ, name);
 	if (err > 0) {
 		errno = err;
