@@ -446,6 +446,16 @@ fnv(uint64_t h, const void *p, size_t len)
 }
 
 static uint64_t
+fnv_u64(uint64_t h, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++, v >>= 8)
+		h = (h ^ (v & 0xff)) * 1099511628211ULL;
+	return h;
+}
+
+static uint64_t
 fnv_strv(uint64_t h, const struct strv *v)
 {
 	size_t i;
@@ -465,8 +475,10 @@ helper_key(const struct conf_packet *p, const char *writable)
 		p->max_depth, (uint64_t)p->manifest_required, p->manifest_max_bytes,
 		p->manifest_max_depth, p->manifest_max_nodes, p->max_time_ms, p->max_memory,
 	};
+	size_t i;
 
-	h = fnv(h, nums, sizeof(nums));
+	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+		h = fnv_u64(h, nums[i]);
 	h = fnv_strv(h, &p->formats);
 	h = fnv_strv(h, &p->filters);
 	h = fnv_strv(h, &p->manifest_keys);

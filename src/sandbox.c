@@ -293,6 +293,14 @@ helper(const struct sandbox_limits *l, sandbox_fn fn, void *arg, int sock, pid_t
 	/* The worker's blocked signals stay blocked (a SIGTERM is the worker's to act on); */
 	/* SIGXCPU must end the helper, whatever the worker did with it. */
 	signal(SIGXCPU, SIG_DFL);
+#ifndef UNDER_ASAN
+	/* A parser's crash ends the helper with its signal, whoever caught it in the worker. */
+	signal(SIGSEGV, SIG_DFL);
+	signal(SIGBUS, SIG_DFL);
+	signal(SIGILL, SIG_DFL);
+	signal(SIGFPE, SIG_DFL);
+	signal(SIGABRT, SIG_DFL);
+#endif
 	sigemptyset(&xcpu);
 	sigaddset(&xcpu, SIGXCPU);
 	sigprocmask(SIG_UNBLOCK, &xcpu, NULL);

@@ -232,6 +232,10 @@ test_defaults(void **state)
 	assert_strv(&c.handler.env, 0);
 	assert_int_equal(c.handler.log_max, MiB);
 	assert_strv(&c.packet.formats, 2, "zip", "tar");
+	assert_strv(&c.packet.filters, 11, "bzip2", "compress", "gzip", "lz4", "lzip", "lzma",
+	    "lzop", "rpm", "uu", "xz", "zstd");
+	assert_int_equal(c.packet.max_time_ms, 5 * 60 * 1000);
+	assert_int_equal(c.packet.max_memory, GiB);
 	assert_int_equal(c.packet.plain, PLAIN_FAIL);
 	assert_int_equal(c.packet.links, LINKS_REFUSE);
 	assert_int_equal(c.packet.on_success, ON_SUCCESS_ARCHIVE);
@@ -319,6 +323,27 @@ test_all_keys(void **state)
 	assert_int_equal(c.packet.manifest_max_depth, 8);
 	assert_int_equal(c.packet.manifest_max_nodes, 1000);
 	assert_int_equal(conf_validate(&c, err, sizeof(err)), 0);
+	conf_free(&c);
+}
+
+/* Issue 11: the parse's limits and the filters. */
+static void
+test_packet_parse_keys(void **state)
+{
+	struct conf c;
+	char err[256];
+
+	(void)state;
+	loads(&c, "packet:\n  filters: [gzip, xz]\n  max_time: 30s\n  max_memory: 2GiB\n");
+	assert_strv(&c.packet.filters, 2, "gzip", "xz");
+	assert_int_equal(c.packet.max_time_ms, 30 * 1000);
+	assert_int_equal(c.packet.max_memory, 2 * GiB);
+	assert_int_equal(conf_validate(&c, err, sizeof(err)), 0);
+	conf_free(&c);
+	loads(&c, "packet:\n  filters: []\n  max_time: 0\n  max_memory: 0\n");
+	assert_strv(&c.packet.filters, 0);
+	assert_int_equal(c.packet.max_time_ms, 0);
+	assert_int_equal(c.packet.max_memory, 0);
 	conf_free(&c);
 }
 
@@ -493,6 +518,8 @@ static const struct {
 	  "rar5, xar, lha, cab, warc or ar)" },
 	{ "packet:\n  formats: [zip, ZIP]\n", 2, "packet.formats[1]: invalid value \"ZIP\"" },
 	{ "packet:\n  formats: [zip, zip]\n", 2, "packet.formats[1]: \"zip\" is listed twice" },
+	{ "packet:\n  filters: [gzip, lrzip]\n", 2, "packet.filters[1]: invalid value \"lrzip\"" },
+	{ "packet:\n  max_memory: 2TiB\n", 2, "packet.max_memory: " },
 	{ "packet:\n  plain: maybe\n", 2, "packet.plain: invalid value \"maybe\" (expected fail or pass)" },
 	{ "packet:\n  links: follow\n", 2, "packet.links: invalid value \"follow\" (expected refuse or inside)" },
 	{ "packet:\n  on_success: keep\n", 2,
@@ -1244,6 +1271,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_empty_inputs),
 		cmocka_unit_test(test_all_keys),
+		cmocka_unit_test(test_packet_parse_keys),
 		cmocka_unit_test(test_lists_replace_defaults),
 		cmocka_unit_test(test_scalars_by_text),
 		cmocka_unit_test(test_user_null),

@@ -28,6 +28,7 @@
 #include <archive_entry.h>
 
 #include "extract.h"
+#include "filters.h"
 #include "folder.h"
 #include "log.h"
 #include "spool.h"
@@ -765,6 +766,129 @@ test_format_not_enabled(void **state)
 	assert_int_equal(extract_format_known("raw"), 0);
 }
 
+
+/* --- issue 11: filters, ar, duplicate manifests, reasons -------------------------- */
+
+static void
+test_filters_off_and_external(void **state)
+{
+	struct fx *f = *state;
+	const struct ent e[] = { { .name = "a.txt", .data = "hello" } };
+	static char *only_gzip[] = { "gzip" };
+	const char *lzop = "\211LZO\000\r\n\032\nrest of a header";
+
+	build(f->arc, "gnutar", "xz", NULL, e, 1);
+	expect_ok(f);
+	assert_int_equal(spool_rmtree(AT_FDCWD, f->tree), 0);
+	/* The same packet with xz left off: the reason names the filter and the key. */
+	f->p.filters.v = only_gzip;
+	f->p.filters.n = 1;
+	expect_bad(f, "archive error=\"filter xz is off (packet.filters)\"");
+	build(f->arc, "gnutar", "compress", NULL, e, 1);
+	expect_bad(f, "archive error=\"filter compress is off (packet.filters)\"");
+	build(f->arc, "gnutar", "gzip", NULL, e, 1);
+	expect_ok(f);
+	assert_int_equal(spool_rmtree(AT_FDCWD, f->tree), 0);
+	/* grzip and lrzip are never built in: libarchive would run a program. */
+	assert_int_equal(filters_builtin("lrzip"), 0);
+	assert_int_equal(filters_builtin("grzip"), 0);
+	assert_int_equal(filters_builtin("gzip"), 1);
+	assert_int_equal(filters_builtin("compress"), 1);
+	write_file(f->arc, "LRZI\000\006 and what follows", 24);
+	expect_bad(f, "archive error=\"filter lrzip needs an external program");
+	if (!filters_builtin("lzop")) {
+		write_file(f->arc, lzop, 25);
+		expect_bad(f, "archive error=\"filter lzop needs an external program");
+	}
+}
+
+static void
+test_every_builtin_filter_read(void **state)
+{
+	struct fx *f = *state;
+	static const char *const filters[] = { "compress", "lzip", "lzma", "uuencode" };
+	const struct ent e[] = { { .name = "a.txt", .data = "hello" } };
+	size_t i;
+
+	for (i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+		build(f->arc, "gnutar", filters[i], NULL, e, 1);
+		expect_ok(f);
+		assert_string_equal(content(f, "a.txt"), "hello");
+		assert_int_equal(spool_rmtree(AT_FDCWD, f->tree), 0);
+	}
+}
+
+static void
+test_ar_tables_are_not_entries(void **state)
+{
+	struct fx *f = *state;
+	/* As GNU ar writes it: symbol table "/", long names "//", members with "644" modes. */
+	static const char ar[] =
+	    "!<arch>\n"
+	    "/               0           0     0     0       8         `\n"
+	    "\0\0\0\0\0\0\0\0"
+	    "//                                              34        `\n"
+	    "a-member-name-longer-than-16.txt/\n"
+	    "short.txt/      0           0     0     644     6         `\n"
+	    "short\n"
+	    "/0              0           0     0     644     5         `\n"
+	    "long\n\n";
+	const char *fmts[] = { "ar" };
+
+	write_file(f->arc, ar, sizeof(ar) - 1);
+	f->p.formats.v = (char **)fmts;
+	f->p.formats.n = 1;
+	expect_ok(f);
+	assert_string_equal(content(f, "short.txt"), "short\n");
+	assert_string_equal(content(f, "a-member-name-longer-than-16.txt"), "long\n");
+	assert_int_equal(f->st.entries, 2);
+}
+
+static void
+test_duplicate_manifest_refused(void **state)
+{
+	struct fx *f = *state;
+	const struct ent e[] = {
+		{ .name = "data_info.yml", .data = "device_id: first\n" },
+		{ .name = "a.txt", .data = "a" },
+		{ .name = "./data_info.yml", .data = "device_id: second\n" },
+	};
+	const struct ent once[] = {
+		{ .name = "data_info.yml", .data = "device_id: first\n" },
+		{ .name = "sub/data_info.yml", .data = "not the manifest\n" },
+	};
+
+	f->p.manifest = "data_info.yml";
+	build(f->arc, "zip", NULL, NULL, e, 3);
+	expect_bad(f, "manifest error=\"duplicate entry data_info.yml\"");
+	build(f->arc, "zip", NULL, NULL, once, 2);
+	expect_ok(f);
+}
+
+static void
+test_size_mismatch_is_archive(void **state)
+{
+	struct fx *f = *state;
+	/* A stored zip entry "first" whose sizes say 10 bytes and whose data holds 20 */
+	/* (test/hostile/gen.py's too-much-data.zip without its manifest). */
+	static const unsigned char zip[] = {
+		0x50, 0x4b, 0x03, 0x04, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x21, 0x58, 0x47, 0x42, 
+		0xad, 0x27, 0x14, 0x00, 0x00, 0x00, 0x0a, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x66, 0x69, 
+		0x72, 0x73, 0x74, 0x78, 0x78, 0x78, 0x78, 0x78, 0x78, 0x78, 0x78, 0x78, 0x78, 0x78, 0x78, 0x78, 
+		0x78, 0x78, 0x78, 0x78, 0x78, 0x78, 0x78, 0x50, 0x4b, 0x01, 0x02, 0x14, 0x03, 0x14, 0x00, 0x00, 
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x21, 0x58, 0x47, 0x42, 0xad, 0x27, 0x14, 0x00, 0x00, 0x00, 0x0a, 
+		0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xa4, 
+		0x81, 0x00, 0x00, 0x00, 0x00, 0x66, 0x69, 0x72, 0x73, 0x74, 0x50, 0x4b, 0x05, 0x06, 0x00, 0x00, 
+		0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x33, 0x00, 0x00, 0x00, 0x37, 0x00, 0x00, 0x00, 0x00, 0x00
+	};
+
+	write_file(f->arc, zip, sizeof(zip));
+	expect_bad(f, "archive entry=first error=\"Too much data: Truncating file at 10 bytes\" "
+	    "kind=size_mismatch");
+	assert_null(strstr(f->reason, "unknown error"));
+	assert_int_equal(strncmp(f->reason, "path", 4) != 0, 1);
+}
+
 /* --- the system's faults -------------------------------------------------------- */
 
 static void
@@ -910,6 +1034,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_encrypted_zip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_format_not_enabled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_filters_off_and_external, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_builtin_filter_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ar_tables_are_not_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_manifest_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_size_mismatch_is_archive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dest_exists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_folder_rules, setup, teardown),
