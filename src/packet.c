@@ -593,6 +593,12 @@ packet_helper_stop(void)
 	sandbox_stop(&helper);
 }
 
+pid_t
+packet_helper_pid(void)
+{
+	return helper.pid;
+}
+
 void
 packet_cleanup(const struct conf *c, const char *jobdir, struct packet_result *r)
 {

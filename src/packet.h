@@ -7,6 +7,7 @@
 #define INGESTD_PACKET_H
 
 #include <limits.h>
+#include <sys/types.h>
 
 #include "conf.h"
 
@@ -44,6 +45,9 @@ int  packet_prepare(const struct conf *c, const char *jobdir, const char *name,
  * between packets unless a handler is configured; this ends it.
  */
 void packet_helper_stop(void);
+
+/* The helper's pid, 0 when there is none: a clean-up of the worker's children may spare it. */
+pid_t packet_helper_pid(void);
 
 /* Remove jobdir/tree unless packet.keep_extracted; free r. Safe to call twice. */
 void packet_cleanup(const struct conf *c, const char *jobdir, struct packet_result *r);
