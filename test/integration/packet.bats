@@ -114,7 +114,7 @@ open(sync + "/planted", "w").close()
 	drop eio.zip
 	# The first block reads; then the disk fails, and the zip reader, seeking to
 	# the central directory, would call the archive truncated.
-	wait_for log_has 'event=prepare_retry .*name=eio\.zip .*reason=system'
+	wait_for log_has 'event=prepare_retry .*name=eio\.zip .*reason="?system'
 	[ -z "$(journal_field eio.zip outcome)" ] || fail "filed on a read error: $(cat "$SPOOL/journal")"
 	rm -f "$T/faults/armed"
 	wait_for all_finished
