@@ -400,10 +400,16 @@ prep_answer(const struct sandbox_limits *l, const struct sandbox_result *sr,
 		    PREP_OUT_MAX);
 		return PACKET_BAD;
 	case SANDBOX_SIGNALED:
-		/* The kernel's OOM killer is the one other sender of SIGKILL to it. */
-		if (sr->sig == SIGKILL)
-			snprintf(reason, reasonlen, "limit max_memory error=\"killed by the kernel\"");
-		else
+		/*
+		 * A SIGKILL we did not send: an operator, or the OOM killer short of
+		 * memory for everyone (RLIMIT_AS makes this packet's own excess an
+		 * ENOMEM first). Not the packet's fault: it is retried.
+		 */
+		if (sr->sig == SIGKILL) {
+			snprintf(reason, reasonlen, "system error=\"parse helper killed (SIGKILL)\"");
+			errno = EINTR;
+			return PACKET_TEMP;
+		}
 			snprintf(reason, reasonlen, "archive error=\"the parser died of SIG%s\"",
 			    sigabbrev_np(sr->sig) ? sigabbrev_np(sr->sig) : "?");
 		return PACKET_BAD;
