@@ -23,6 +23,7 @@
 #define SEG_MAX        64
 #define ERRBODY_MAX    2048
 #define VALIDATOR_MAX  256
+#define VERSION_MAX    256	/* an S3 version id (x-amz-version-id) */
 #define UNKNOWN        UINT64_MAX
 
 enum why {
@@ -57,6 +58,7 @@ struct seg {
 	char               crange[96];
 	char               etag[VALIDATOR_MAX - 16];
 	char               lastmod[64];
+	char               version[VERSION_MAX];
 	char               errbody[ERRBODY_MAX];
 	size_t             errlen;
 };
@@ -76,6 +78,7 @@ struct fetch {
 	int                     no_ranges;	/* the server mishandles Range: one plain GET */
 	int                     allocated;
 	char                    validator[VALIDATOR_MAX];	/* "etag:..." or "lm:..." or "" */
+	char                    version[VERSION_MAX];	/* S3: the version fetched, "" when none */
 	uint64_t                saved_ms;
 	char                    boot[64];
 	char                    urlhash[DIGEST_SHA256_HEX];

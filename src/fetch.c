@@ -35,7 +35,6 @@
 
 #include <curl/curl.h>
 
-#include "clock.h"
 #include "download.h"
 #include "fetch.h"
 #include "http.h"
@@ -45,9 +44,9 @@
 #include "request.h"
 #include "resume.h"
 #include "s3.h"
+#include "s3_delete.h"
 #include "digest.h"
 
-#define POLL_MS        100
 #define RESTARTS_MAX   3
 
 int
@@ -115,70 +114,6 @@ verify(struct fetch *f)
 	if (strcmp(got, f->rq.sha256) != 0)
 		return set_reason(f, FETCH_BAD, "fetch sha256_mismatch expected=%s got=%s",
 		    f->rq.sha256, got);
-	return FETCH_OK;
-}
-
-/*
- * DELETE the object now that the packet is durably in the inbox. Never fails
- * the packet: FETCH_OK, or FETCH_INTERRUPTED.
- */
-static enum fetch_result
-s3_delete(struct fetch *f)
-{
-	struct curl_slist *hdrs = NULL, *l;
-	char cond[S3_ETAG_MAX + 16], qk[3 * S3_KEY_MAX];
-	unsigned attempt;
-	long status = 0;
-	CURLcode res = CURLE_OK;
-	CURL *h;
-
-	for (attempt = 1;; attempt++) {
-		if ((h = curl_easy_init()) == NULL)
-			break;
-		http_defaults(h, f->c);
-		curl_easy_setopt(h, CURLOPT_URL, f->rq.url);
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 60000L);
-		hdrs = NULL;
-		/* Servers that know conditional deletes keep a version uploaded since. */
-		if (f->rq.etag[0] != '\0') {
-			snprintf(cond, sizeof(cond), "If-Match: %s", f->rq.etag);
-			if ((l = curl_slist_append(hdrs, cond)) != NULL)
-				hdrs = l;
-		}
-		if (s3_curl_sign(h, f->rq.src, &f->cr, &hdrs) == 0) {
-			curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-			res = curl_easy_perform(h);
-			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-		}
-		curl_easy_cleanup(h);
-		curl_slist_free_all(hdrs);
-		if (http_stopped(res))
-			return FETCH_INTERRUPTED;	/* the state says commit: the delete is redone */
-		if (res == CURLE_OK && (status == 200 || status == 204 || status == 404)) {
-			log_info("event=s3_delete name=%s key=%s status=%ld", LQ(f->stem),
-			    log_quote(qk, sizeof(qk), f->rq.key), status);
-			if (ledger_forget(f->s, f->rq.src, f->rq.key) == -1)
-				log_warn("event=ledger name=%s", LQ(f->stem));
-			return 0;
-		}
-		if (!(res != CURLE_OK ? http_transient(res) : status == 429 || status >= 500) ||
-		    attempt > f->c->fetch.retries)
-			break;
-		{
-			uint64_t until = clock_mono_ms() + http_backoff_ms(f->c->fetch.backoff_ms, attempt);
-
-			while (clock_mono_ms() < until) {
-				if (http_orphaned() ||
-				    (f->ctl != NULL && f->ctl->interrupted(f->ctl->arg)))
-					return FETCH_INTERRUPTED;
-				usleep(POLL_MS * 1000);
-			}
-		}
-	}
-	log_warnx("event=s3_delete_failed name=%s url=%s status=%ld error=%s", LQ(f->stem),
-	    LQ(f->rq.shown), status, log_quote(qk, sizeof(qk), curl_easy_strerror(res)));
 	return FETCH_OK;
 }
 
@@ -366,7 +301,7 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 	rc = run(f);
 	if (rc == FETCH_OK) {
 		if (f->rq.src != NULL && f->rq.src->del == SOURCE_DELETE_AFTER_COMMIT &&
-		    s3_delete(f) == FETCH_INTERRUPTED) {
+		    s3_delete_fetched(f) == FETCH_INTERRUPTED) {
 			rc = FETCH_INTERRUPTED;	/* the state says commit: only the delete is redone */
 			goto out;
 		}

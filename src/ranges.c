@@ -46,7 +46,7 @@ on_header(char *data, size_t size, size_t n, void *arg)
 
 	if (len >= 5 && strncasecmp(data, "HTTP/", 5) == 0) {
 		/* A new response (redirect, 100 Continue): forget the last one. */
-		g->crange[0] = g->etag[0] = g->lastmod[0] = '\0';
+		g->crange[0] = g->etag[0] = g->lastmod[0] = g->version[0] = '\0';
 		return len;
 	}
 	v = memchr(data, ':', len);
@@ -65,6 +65,7 @@ on_header(char *data, size_t size, size_t n, void *arg)
 	HDR("Content-Range", g->crange)
 	HDR("ETag", g->etag)
 	HDR("Last-Modified", g->lastmod)
+	HDR("x-amz-version-id", g->version)
 #undef HDR
 	return len;
 }
@@ -95,6 +96,23 @@ preallocate(struct fetch *f)
 	}
 	f->allocated = 1;
 	return 0;
+}
+
+/*
+ * A version id goes into the state record (one line) and a query string
+ * (encoded): printable ASCII only, anything else is not trusted as one.
+ */
+static int
+version_ok(const char *v)
+{
+	const char *p;
+
+	if (v[0] == '\0')
+		return 0;
+	for (p = v; *p != '\0'; p++)
+		if (*p <= ' ' || *p > '~')
+			return 0;
+	return 1;
 }
 
 /* The first body bytes of a response: is it what this range asked for? */
@@ -141,6 +159,9 @@ check_response(struct seg *g)
 	}
 	if (f->validator[0] == '\0')
 		snprintf(f->validator, sizeof(f->validator), "%s", val);
+	/* The version the delete must name: only the exact bytes fetched may go. */
+	if (f->version[0] == '\0' && version_ok(g->version))
+		snprintf(f->version, sizeof(f->version), "%s", g->version);
 	if (f->total != UNKNOWN && f->total > f->c->fetch.max_bytes) {
 		g->why = WHY_TOOBIG;
 		return -1;
@@ -228,7 +249,7 @@ seg_start(struct fetch *f, struct seg *g)
 	g->why = WHY_NONE;
 	g->errlen = 0;
 	g->errbody[0] = '\0';
-	g->crange[0] = g->etag[0] = g->lastmod[0] = '\0';
+	g->crange[0] = g->etag[0] = g->lastmod[0] = g->version[0] = '\0';
 	if ((h = curl_easy_init()) == NULL)
 		return -1;
 	g->h = h;
@@ -500,6 +521,7 @@ ranges_start_fresh(struct fetch *f)
 	f->nseg = 1;
 	f->total = UNKNOWN;
 	f->validator[0] = '\0';
+	f->version[0] = '\0';
 	if (f->rq.etag[0] != '\0')
 		snprintf(f->validator, sizeof(f->validator), "etag:%s", f->rq.etag);
 	f->seg[0].f = f;
