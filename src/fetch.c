@@ -148,6 +148,20 @@ discard(struct fetch *f)
 	(void)unlinkat(f->s->inboxfd, f->statef, 0);
 }
 
+/*
+ * The packet fails for good: no space stays pinned by its .part, and the
+ * source's ledger must not keep the object as handled, or a config fixed
+ * later would never fetch it again.
+ */
+static void
+given_up(struct fetch *f)
+{
+	if (f->statefd >= 0)	/* ours: not a .part another worker holds */
+		discard(f);
+	if (f->rq.src != NULL && ledger_fail(f->s, f->rq.src, f->rq.key, f->rq.etag) == -1)
+		log_warn("event=ledger name=%s", LQ(f->stem));
+}
+
 static enum fetch_result
 open_part(struct fetch *f, int fresh)
 {
@@ -307,10 +321,10 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 		}
 		(void)unlinkat(s->inboxfd, f->statef, 0);
 		log_info("event=fetched name=%s size=%llu", LQ(f->stem), (unsigned long long)f->total);
-	} else if (rc == FETCH_BAD) {
-		discard(f);
 	}
 out:
+	if (rc == FETCH_BAD || (rc == FETCH_TEMP && ctl != NULL && ctl->last))
+		given_up(f);
 	http_set_stop(NULL, NULL);
 	if (f->multi != NULL) {
 		ranges_stop_all(f);

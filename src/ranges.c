@@ -433,6 +433,12 @@ seg_done(struct fetch *f, struct seg *g, CURLcode res)
 		    code[0] ? log_quote(qm, sizeof(qm), code) : "");
 		if (status == 408 || status == 429 || status >= 500)
 			return seg_retry(f, g, what);
+		/* Refused credentials are the source's failure: the packet waits for a fix. */
+		if (f->rq.src != NULL && (status == 401 || (status == 403 &&
+		    s3_credentials_refused(code))))
+			return set_failed(f, FETCH_TEMP, SEG_FAILED, "fetch %s url=%s%s%s", what,
+			    qurl(f, q, sizeof(q)), msg[0] ? " message=" : "",
+			    msg[0] ? log_quote(qm, sizeof(qm), msg) : "");
 		return set_failed(f, FETCH_BAD, SEG_FAILED, "fetch %s url=%s%s%s", what,
 		    qurl(f, q, sizeof(q)), msg[0] ? " message=" : "",
 		    msg[0] ? log_quote(qm, sizeof(qm), msg) : "");

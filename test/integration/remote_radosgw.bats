@@ -220,3 +220,32 @@ race_kill() {
 	    fail "versions left: $(rgw_s3 GET "/$BUCKET?versions")"
 	stop_daemon
 }
+
+@test "radosgw: the secret broken (credentials_file, HUP) while downloads wait, then fixed (HUP): every object fetched and filed once" {
+	local i k names=()
+	for ((i = 0; i < 20; i++)); do names+=("$(printf 'video_c%02d.zip' "$i")"); done
+	put "${names[@]}"
+	start_holdproxy "$T/hold"
+	CREDS=$T/creds
+	creds "$CREDS" "$SECRET"
+	printf '^GET /%s/video_c' "$BUCKET" >"$HOLD_FILE"
+	RETRIES=1 ENDPOINT=$HOLD_URL CREDS=$CREDS rgw_conf
+	start_daemon
+	wait_for eval '[ "$(grep -c "event=queued" "$LOG")" -ge 20 ]'
+	wait_for eval '[ "$(grep -c . "$HELD_FILE")" -ge 2 ]'
+	creds "$CREDS" wrong-secret
+	kill -HUP "$DAEMON_PID"
+	rm -f "$HOLD_FILE"
+	wait_for grep -q 'role=worker.* code=SignatureDoesNotMatch' "$LOG"
+	# Let some give up for good, as they would over a weekend.
+	wait_for grep -q 'outcome=failed' "$SPOOL/journal"
+	creds "$CREDS" "$SECRET"
+	kill -HUP "$DAEMON_PID"
+	wait_until 90 all_done "${names[@]}" ||
+	    fail "not all filed: $(ls "$SPOOL/done" | grep -c 'video_c..\.zip$') in done/"
+	wait_until 30 bucket_empty || fail "left: $(keys)"
+	for k in "${names[@]}"; do
+		[ "$(done_copies "$k")" -eq 1 ] || fail "$k filed done $(done_copies "$k") times"
+	done
+	stop_daemon
+}
