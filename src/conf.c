@@ -60,6 +60,8 @@ conf_defaults(struct conf *c)
 	c->fetch.retries = 5;
 	c->fetch.backoff_ms = SEC;
 	c->fetch.max_bytes = TiB;
+	c->fetch.max_time_ms = 0;
+	c->fetch.request_timeout_ms = MIN;
 	c->fetch.tls_verify = 1;
 	c->notify.timeout_ms = 10 * SEC;
 	c->notify.retries = 5;

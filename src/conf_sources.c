@@ -98,6 +98,7 @@ static const struct key s3_keys[] = {
 	SKEY("prefix",           K_STR,  prefix, .flags = KF_NULL, .check = check_prefix),
 	SKEY("poll",             K_DUR,  poll_ms, RANGE(100, DAY)),
 	SKEY("delete",           K_ENUM, del, .names = delete_names),
+	SKEY("max_time",         K_DUR,  max_time_ms, RANGE(0, DUR_MAX)),
 	SKEY("credentials_file", K_STR,  credentials_file, .flags = KF_NULL,
 	    .check = conf_check_abs_path),
 };
@@ -254,7 +255,7 @@ parse_s3_keys(struct parser *p, struct conf_source *src, size_t idx)
 			else
 				parser_fail(p, &ev.start_mark,
 				    "sources[%zu].s3: unknown key %s (expected endpoint, "
-				    "region, bucket, prefix, poll, delete or credentials_file)", idx,
+				    "region, bucket, prefix, poll, delete, max_time or credentials_file)", idx,
 				    units_quote(q, sizeof(q), name));
 			goto fail;
 		}

@@ -80,6 +80,7 @@ struct fetch {
 	char                    validator[VALIDATOR_MAX];	/* "etag:..." or "lm:..." or "" */
 	char                    version[VERSION_MAX];	/* S3: the version fetched, "" when none */
 	uint64_t                saved_ms;
+	uint64_t                deadline_ms;	/* of this attempt (clock_mono_ms) */
 	char                    boot[64];
 	char                    urlhash[DIGEST_SHA256_HEX];
 	enum fetch_result       failed;		/* after RANGES_FAILED: how */

@@ -35,6 +35,7 @@
 
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "download.h"
 #include "fetch.h"
 #include "http.h"
@@ -312,6 +313,7 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 	if (ctl != NULL)
 		http_set_stop(ctl->interrupted, ctl->arg);
 	log_info("event=fetch name=%s url=%s", LQ(f->stem), log_quote(err, sizeof(err), f->rq.shown));
+	f->deadline_ms = clock_mono_ms() + http_max_time_ms(c, f->rq.src);
 	rc = run(f);
 	if (rc == FETCH_OK) {
 		if (f->rq.src != NULL && f->rq.src->del == SOURCE_DELETE_AFTER_COMMIT &&

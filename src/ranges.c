@@ -490,6 +490,14 @@ ranges_transfer(struct fetch *f)
 			return RANGES_DONE;
 		if (http_orphaned() || (f->ctl != NULL && f->ctl->interrupted(f->ctl->arg)))
 			return f->failed = FETCH_INTERRUPTED, RANGES_FAILED;
+		if (now >= f->deadline_ms) {
+			char q[S3_URL_MAX + 8];
+
+			/* Kept for a resume: the next attempt goes on from here. */
+			return set_failed(f, FETCH_TEMP, RANGES_FAILED, "fetch limit max_time "
+			    "max_ms=%llu url=%s", (unsigned long long)http_max_time_ms(f->c,
+			    f->rq.src), qurl(f, q, sizeof(q)));
+		}
 		if (curl_multi_perform(f->multi, &running) != CURLM_OK)
 			return set_failed(f, FETCH_TEMP, RANGES_FAILED, "fetch error=\"curl multi failed\"");
 		while ((m = curl_multi_info_read(f->multi, &left_msgs)) != NULL) {

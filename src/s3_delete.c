@@ -21,7 +21,6 @@
 #include "s3_delete.h"
 
 #define POLL_MS        100
-#define REQUEST_MS     60000L	/* HEAD and DELETE answer in ms: a minute is a dead server */
 
 struct reply {
 	long     status;
@@ -76,7 +75,7 @@ once(struct fetch *f, const char *method, const char *url, const char *ifmatch, 
 	curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 	if (strcmp(method, "HEAD") != 0)
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, REQUEST_MS);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)f->c->fetch.request_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	if (ifmatch != NULL && ifmatch[0] != '\0') {

@@ -259,3 +259,17 @@ slow_requests_at_least() { [ "$(slow_requests)" -ge "$1" ]; }
 	[ -f "$SPOOL/done/e2.bin" ] && [ ! -s "$SPOOL/done/e2.bin" ]
 	stop_daemon
 }
+
+@test "fetch.max_time ends a download trickling above the low-speed limit, says why, and frees its space" {
+	RETRIES=0 FETCH_RETRIES=0 fetch_conf
+	echo "  max_time: 2s" >>"$CONF"
+	start_daemon
+	drop_url trickle.bin.url "http://127.0.0.1:$MB_PORT/drip?size=100000000&bps=8192"
+	wait_until 15 failed_url trickle.bin.url || fail "still running after 15 s (max_time 2s)"
+	wait_for journal_has 1
+	[[ $(journal_field trickle.bin.url reason) == *"fetch limit max_time max_ms=2000"* ]] ||
+	    fail "reason: $(journal_field trickle.bin.url reason)"
+	[ ! -e "$SPOOL/inbox/trickle.bin.part" ] || fail "the .part of a failed download is left"
+	[ ! -e "$SPOOL/inbox/.trickle.bin.part.state" ] || fail "its state is left"
+	stop_daemon
+}

@@ -193,3 +193,35 @@ delete_held() { grep -q '"code": "Held"' "$PROXY_LOG" 2>/dev/null; }
 	rm -f "$T/hold"
 	mq_cleanup
 }
+
+# request_timeout D: set fetch.request_timeout in the config s3_conf wrote.
+request_timeout() { sed -i "s/^  backoff: 100ms\$/  backoff: 100ms\n  request_timeout: $1/" "$CONF"; }
+
+@test "a DELETE the server accepts and never answers ends after fetch.request_timeout, logged; the packet is filed" {
+	s3_put video_t.zip
+	touch "$T/hold"
+	s3_conf after_commit
+	request_timeout 1s
+	start_daemon
+	wait_for delete_held
+	wait_until 10 grep -q 'event=s3_delete_failed name=video_t.zip .*request=DELETE .*error="Timeout was reached"' "$LOG" ||
+	    fail "no timeout of the held DELETE within 10 s: $(grep s3_delete "$LOG")"
+	wait_for journal_has 2
+	[ "$(journal_field video_t.zip.url outcome)" = done ]
+	[ "$(objects)" -eq 1 ] || fail "the object is gone"
+	rm -f "$T/hold"
+	stop_daemon
+}
+
+@test "a listing the server accepts and never answers ends after fetch.request_timeout, said once" {
+	start_blackhole "$T/bh"
+	s3_conf after_commit
+	request_timeout 1s
+	sed -i "s|endpoint: http://127.0.0.1:$PROXY_PORT|endpoint: http://127.0.0.1:$BH_PORT|" "$CONF"
+	start_daemon
+	wait_until 10 grep -q 'role=source .*event=list .*error="Timeout was reached"' "$LOG" ||
+	    fail "no timeout of the listing within 10 s"
+	wait_until 10 blackhole_has 3 || fail "the listing was not tried again"
+	[ "$(grep -c 'event=list .*Timeout was reached' "$LOG")" -eq 1 ] || fail "said more than once"
+	stop_daemon
+}
