@@ -34,6 +34,7 @@ enum why {
 	WHY_TOOBIG,	/* over fetch.max_bytes */
 	WHY_SIZE,	/* not the size= of the request */
 	WHY_IO,		/* pwrite/fallocate failed */
+	WHY_NOSPACE,	/* larger than the spool's free space */
 	WHY_STOP	/* interrupted */
 };
 
@@ -77,6 +78,7 @@ struct fetch {
 	uint64_t                total;		/* UNKNOWN until a response says */
 	int                     no_ranges;	/* the server mishandles Range: one plain GET */
 	int                     allocated;
+	uint64_t                free_bytes;	/* the spool's, at the last preallocation */
 	char                    validator[VALIDATOR_MAX];	/* "etag:..." or "lm:..." or "" */
 	char                    version[VERSION_MAX];	/* S3: the version fetched, "" when none */
 	uint64_t                saved_ms;

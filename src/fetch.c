@@ -201,7 +201,6 @@ run(struct fetch *f)
 	    S_ISREG(st.st_mode) && (uint64_t)st.st_size == f->total) {
 		if ((rc = open_part(f, 0)) != FETCH_OK)
 			return rc;
-		f->allocated = 1;
 		if (strcmp(phase, "verified") == 0)
 			return commit(f);
 		fresh = 0;
@@ -226,8 +225,10 @@ run(struct fetch *f)
 		fresh = 1;
 	}
 	if (tr == RANGES_FAILED) {
-		if (f->failed == FETCH_INTERRUPTED || f->failed == FETCH_TEMP)
+		if (f->failed == FETCH_INTERRUPTED || f->failed == FETCH_TEMP) {
 			(void)resume_save(f, "download", 0);
+			ranges_release(f);
+		}
 		return f->failed;
 	}
 	if ((rc = verify(f)) != FETCH_OK)

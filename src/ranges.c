@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -82,6 +84,25 @@ response_validator(const struct seg *g, char *out, size_t len)
 		out[0] = '\0';
 }
 
+/*
+ * Is there room for the rest of the file? A size the filesystem cannot hold
+ * is refused before fallocate takes what there is and starves the spool.
+ */
+static int
+room_for(struct fetch *f)
+{
+	struct statvfs vfs;
+	struct stat st;
+	uint64_t have, need;
+
+	if (fstatvfs(f->fd, &vfs) == -1 || fstat(f->fd, &st) == -1)
+		return 1;	/* fallocate will tell */
+	have = (uint64_t)st.st_blocks * 512;
+	need = f->total > have ? f->total - have : 0;
+	f->free_bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	return need <= f->free_bytes;
+}
+
 static int
 preallocate(struct fetch *f)
 {
@@ -89,6 +110,10 @@ preallocate(struct fetch *f)
 
 	if (f->allocated || f->total == UNKNOWN || f->total == 0)
 		return 0;
+	if (!room_for(f)) {
+		errno = ENOSPC;
+		return -1;
+	}
 	/* Whole size now: ENOSPC shows before the download, not at its end. */
 	if ((e = posix_fallocate(f->fd, 0, (off_t)f->total)) != 0) {
 		errno = e;
@@ -181,7 +206,7 @@ check_response(struct seg *g)
 		g->end = f->total - 1;
 	}
 	if (preallocate(f) == -1) {
-		g->why = WHY_IO;
+		g->why = errno == ENOSPC && f->free_bytes < f->total ? WHY_NOSPACE : WHY_IO;
 		g->ioerr = errno;
 		return -1;
 	}
@@ -403,6 +428,9 @@ seg_done(struct fetch *f, struct seg *g, CURLcode res)
 	case WHY_IO:
 		return set_failed(f, FETCH_TEMP, SEG_FAILED, "fetch error=%s",
 		    download_syserr(qm, sizeof(qm), "write", f->part, g->ioerr));
+	case WHY_NOSPACE:
+		return set_failed(f, FETCH_TEMP, SEG_FAILED, "fetch no_space size=%" PRIu64
+		    " free=%" PRIu64, f->total, f->free_bytes);
 	case WHY_STOP:
 	case WHY_NONE:
 		break;
@@ -510,7 +538,12 @@ ranges_transfer(struct fetch *f)
 				    (unsigned long long)f->total);
 				ranges_stop_all(f);
 				plan(f);
-				if (preallocate(f) == -1)
+				if (preallocate(f) == -1 && errno == ENOSPC &&
+				    f->free_bytes < f->total)
+					return set_failed(f, FETCH_TEMP, RANGES_FAILED,
+					    "fetch no_space size=%" PRIu64 " free=%" PRIu64, f->total,
+					    f->free_bytes);
+				if (!f->allocated)
 					return set_failed(f, FETCH_TEMP, RANGES_FAILED,
 					    "fetch error=%s", download_syserr(qe, sizeof(qe),
 					    "allocate", f->part, errno));
@@ -526,6 +559,24 @@ ranges_transfer(struct fetch *f)
 		if (curl_multi_poll(f->multi, NULL, 0, POLL_MS, NULL) != CURLM_OK)
 			return set_failed(f, FETCH_TEMP, RANGES_FAILED, "fetch error=\"curl poll failed\"");
 	}
+}
+
+void
+ranges_release(struct fetch *f)
+{
+	uint64_t from, to;
+	unsigned i;
+
+	if (f->fd < 0 || f->total == UNKNOWN || !f->allocated)
+		return;
+	for (i = 0; i < f->nseg; i++) {
+		from = f->seg[i].start + f->seg[i].done;
+		to = i + 1 < f->nseg ? f->seg[i + 1].start : f->total;
+		if (to > from)
+			(void)fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    (off_t)from, (off_t)(to - from));
+	}
+	f->allocated = 0;	/* a resume reserves the rest again, if there is room */
 }
 
 void
