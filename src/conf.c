@@ -201,6 +201,12 @@ conf_validate(const struct conf *c, char *err, size_t errlen)
 		errno = EINVAL;
 		return -1;
 	}
+	if (c->notify.url != NULL && !conf_scheme_allowed(c, c->notify.url, why, sizeof(why))) {
+		where(c, (size_t)conf_key_index("notify.url"), at, sizeof(at));
+		snprintf(err, errlen, "%snotify.url: %s", at, why);
+		errno = EINVAL;
+		return -1;
+	}
 	return sources_validate(c, err, errlen);
 }
 

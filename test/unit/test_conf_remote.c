@@ -212,6 +212,23 @@ test_errors(void **state)
 	    "  - s3: {endpoint: \"http://h\", bucket: b, prefix: x}\n", 3, "overlaps");
 }
 
+/* A scheme fetch.protocols refuses would fail every request: it fails the start instead. */
+static void
+test_protocols_cover_urls(void **state)
+{
+	struct conf c;
+
+	(void)state;
+	fails_at("fetch:\n  protocols: [https]\nnotify:\n  url: http://h/hook\n", 4,
+	    "notify.url: scheme \"http\" is not in fetch.protocols (https)");
+	fails_at("fetch:\n  protocols: [https]\nsources:\n"
+	    "  - s3: {endpoint: \"http://h\", bucket: b}\n", 4,
+	    "sources[0].s3.endpoint: scheme \"http\" is not in fetch.protocols (https)");
+	loads(&c, "fetch:\n  protocols: [https]\nnotify:\n  url: https://h/hook\nsources:\n"
+	    "  - s3: {endpoint: \"https://h\", bucket: b}\n");
+	conf_free(&c);
+}
+
 static void
 test_no_overlap(void **state)
 {
@@ -286,6 +303,7 @@ main(void)
 		cmocka_unit_test(test_sources),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_no_overlap),
+		cmocka_unit_test(test_protocols_cover_urls),
 		cmocka_unit_test(test_set_refuses_sources),
 		cmocka_unit_test(test_print_round_trip),
 	};
