@@ -24,7 +24,8 @@ setup() {
 	common_setup
 	# Every test starts from an empty bucket.
 	find "$S3_DATA/uploads" -mindepth 1 -delete 2>/dev/null || true
-	start_proxy "$T" "$S3_PORT" "$SECRET" --page-size 3 --hold-delete "$T/hold"
+	start_proxy "$T" "$S3_PORT" "$SECRET" --page-size 3 --hold-delete "$T/hold" \
+	    --hold-head "$T/hold-head"
 }
 
 teardown() {
@@ -223,5 +224,43 @@ request_timeout() { sed -i "s/^  backoff: 100ms\$/  backoff: 100ms\n  request_ti
 	    fail "no timeout of the listing within 10 s"
 	wait_until 10 blackhole_has 3 || fail "the listing was not tried again"
 	[ "$(grep -c 'event=list .*Timeout was reached' "$LOG")" -eq 1 ] || fail "said more than once"
+	stop_daemon
+}
+
+# copies_done NAME: how many packets named NAME were filed done.
+copies_done() { grep -v ' event=' "$SPOOL/journal" | grep " name=$1 " | grep -c ' outcome=done' || true; }
+
+# in_done NAME FILE: done/NAME or a done/NAME.~J~ is FILE.
+in_done() {
+	local f
+	for f in "$SPOOL/done/$1" "$SPOOL/done/$1".~*~; do
+		[ -f "$f" ] && cmp -s "$f" "$2" && return 0
+	done
+	return 1
+}
+
+@test "killed after its download, before its delete, the key uploaded again: the new object is fetched and filed, never deleted unseen" {
+	s3_put video_r.zip
+	cp "$T/src/p.zip" "$T/first.zip"
+	touch "$T/hold-head"
+	s3_conf after_commit
+	start_daemon
+	wait_for delete_held
+	kill -KILL -- "-$DAEMON_PID"
+	wait "$DAEMON_PID" 2>/dev/null || true
+	DAEMON_PID=
+	mq_cleanup
+	s3_put video_r.zip
+	cmp -s "$T/src/p.zip" "$T/first.zip" && fail "the second upload is the first"
+	rm -f "$T/hold-head"
+	start_daemon
+	wait_until 60 eval '[ "$(copies_done video_r.zip)" -ge 2 ]' ||
+	    fail "filed $(copies_done video_r.zip) times: $(grep s3_delete "$LOG")"
+	wait_for bucket_empty
+	in_done video_r.zip "$T/first.zip" || fail "the first upload is not in done/"
+	in_done video_r.zip "$T/src/p.zip" || fail "the second upload is not in done/"
+	grep -q 'event=s3_delete_skipped name=video_r.zip .*why=changed' "$LOG" ||
+	    fail "no skipped delete: $(grep s3_delete "$LOG")"
+	no_bad_signatures
 	stop_daemon
 }
