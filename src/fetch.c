@@ -157,7 +157,7 @@ discard(struct fetch *f)
 static void
 given_up(struct fetch *f)
 {
-	if (f->statefd >= 0)	/* ours: not a .part another worker holds */
+	if (f->statefd >= 0)	/* not opened: there is no .part of ours */
 		discard(f);
 	if (f->rq.src != NULL && ledger_fail(f->s, f->rq.src, f->rq.key, f->rq.etag) == -1)
 		log_warn("event=ledger name=%s", LQ(f->stem));
@@ -304,7 +304,7 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 		rc = set_reason(f, FETCH_TEMP, "fetch busy name=%s", log_quote(q, sizeof(q), f->stem));
 		close(f->statefd);
 		f->statefd = -1;
-		goto out;
+		goto busy;	/* the other request's download and ledger are its own */
 	}
 	if ((f->multi = curl_multi_init()) == NULL) {
 		rc = set_reason(f, FETCH_TEMP, "fetch error=\"curl_multi_init failed\"");
@@ -328,6 +328,7 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 out:
 	if (rc == FETCH_BAD || (rc == FETCH_TEMP && ctl != NULL && ctl->last))
 		given_up(f);
+busy:
 	http_set_stop(NULL, NULL);
 	if (f->multi != NULL) {
 		ranges_stop_all(f);
