@@ -67,6 +67,8 @@ conf_defaults(struct conf *c)
 	c->fetch.retries = 5;
 	c->fetch.backoff_ms = SEC;
 	c->fetch.max_bytes = TiB;
+	c->fetch.max_time_ms = 0;
+	c->fetch.request_timeout_ms = MIN;
 	c->fetch.tls_verify = 1;
 	c->notify.timeout_ms = 10 * SEC;
 	c->notify.retries = 5;
@@ -206,6 +208,12 @@ conf_validate(const struct conf *c, char *err, size_t errlen)
 		snprintf(err, errlen, "%sjournal_max: %s is below %s (0 turns rotation off)", at,
 		    units_fmt_size(a, sizeof(a), c->journal_max),
 		    units_fmt_size(b, sizeof(b), JOURNAL_MAX_MIN));
+		errno = EINVAL;
+		return -1;
+	}
+	if (c->notify.url != NULL && !conf_scheme_allowed(c, c->notify.url, why, sizeof(why))) {
+		where(c, (size_t)conf_key_index("notify.url"), at, sizeof(at));
+		snprintf(err, errlen, "%snotify.url: %s", at, why);
 		errno = EINVAL;
 		return -1;
 	}

@@ -63,6 +63,8 @@ struct conf_fetch {
 	unsigned    retries;        /* in-transfer retries of 5xx, 429, cut connections */
 	uint64_t    backoff_ms;     /* first retry delay; doubles each time */
 	uint64_t    max_bytes;      /* largest file fetched */
+	uint64_t    max_time_ms;    /* one download attempt; 0: from max_bytes (http_max_time_ms) */
+	uint64_t    request_timeout_ms; /* a HEAD, DELETE or listing page, start to end */
 	int         tls_verify;
 	char       *ca_file;        /* NULL: the system's CAs */
 	struct strv protocols;      /* "http", "https" */
@@ -77,6 +79,7 @@ struct conf_source {
 	uint64_t    poll_ms;
 	enum source_delete del;
 	char       *credentials_file;   /* NULL: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY */
+	uint64_t    max_time_ms;    /* its downloads; 0: fetch.max_time */
 	unsigned    line;           /* of the entry in the file; 0: not from a file */
 };
 

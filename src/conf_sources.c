@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "conf.h"
@@ -98,6 +99,7 @@ static const struct key s3_keys[] = {
 	SKEY("prefix",           K_STR,  prefix, .flags = KF_NULL, .check = check_prefix),
 	SKEY("poll",             K_DUR,  poll_ms, RANGE(100, DAY)),
 	SKEY("delete",           K_ENUM, del, .names = delete_names),
+	SKEY("max_time",         K_DUR,  max_time_ms, RANGE(0, DUR_MAX)),
 	SKEY("credentials_file", K_STR,  credentials_file, .flags = KF_NULL,
 	    .check = conf_check_abs_path),
 };
@@ -169,6 +171,13 @@ sources_validate(const struct conf *c, char *err, size_t errlen)
 			errno = EINVAL;
 			return -1;
 		}
+		/* Refused at every request otherwise: better said at start, with its line. */
+		if (!conf_scheme_allowed(c, a->endpoint, why, sizeof(why))) {
+			source_where(c, i, at, sizeof(at));
+			snprintf(err, errlen, "%s.endpoint: %s", at, why);
+			errno = EINVAL;
+			return -1;
+		}
 		/* Two sources that list the same object would fetch it twice. */
 		for (j = 0; j < i; j++) {
 			b = &c->sources.v[j];
@@ -184,6 +193,30 @@ sources_validate(const struct conf *c, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+int
+conf_scheme_allowed(const struct conf *c, const char *url, char *why, size_t len)
+{
+	const char *e = strstr(url, "://");
+	size_t i, n = e != NULL ? (size_t)(e - url) : 0, off;
+
+	if (c->fetch.protocols.n == 0)	/* what http_defaults allows then */
+		return n == 5 && strncasecmp(url, "https", 5) == 0 ? 1 :
+		    (snprintf(why, len, "scheme \"%.*s\" is not in fetch.protocols (https)", (int)n,
+		    url), 0);
+	for (i = 0; i < c->fetch.protocols.n; i++)
+		if (strlen(c->fetch.protocols.v[i]) == n &&
+		    strncasecmp(url, c->fetch.protocols.v[i], n) == 0)
+			return 1;
+	off = (size_t)snprintf(why, len, "scheme \"%.*s\" is not in fetch.protocols (", (int)n,
+	    url);
+	for (i = 0; i < c->fetch.protocols.n && off < len; i++)
+		off += (size_t)snprintf(why + off, len - off, "%s%s", i > 0 ? ", " : "",
+		    c->fetch.protocols.v[i]);
+	if (off < len)
+		snprintf(why + off, len - off, ")");
 	return 0;
 }
 
@@ -254,7 +287,7 @@ parse_s3_keys(struct parser *p, struct conf_source *src, size_t idx)
 			else
 				parser_fail(p, &ev.start_mark,
 				    "sources[%zu].s3: unknown key %s (expected endpoint, "
-				    "region, bucket, prefix, poll, delete or credentials_file)", idx,
+				    "region, bucket, prefix, poll, delete, max_time or credentials_file)", idx,
 				    units_quote(q, sizeof(q), name));
 			goto fail;
 		}

@@ -26,6 +26,12 @@ int  sources_parse(struct parser *p, const struct key *k);
  */
 int  sources_validate(const struct conf *c, char *err, size_t errlen);
 
+/*
+ * 1 when url's scheme is one of fetch.protocols; else 0, with the scheme
+ * and the allowed list, for a message, in why.
+ */
+int  conf_scheme_allowed(const struct conf *c, const char *url, char *why, size_t len);
+
 /* On one line, as conf_load reads it back: [{s3: {endpoint: "...", ...}}, ...]. */
 void sources_print(const struct conf_sources *ss, FILE *fp);
 

@@ -23,6 +23,7 @@
 #define SEG_MAX        64
 #define ERRBODY_MAX    2048
 #define VALIDATOR_MAX  256
+#define VERSION_MAX    256	/* an S3 version id (x-amz-version-id) */
 #define UNKNOWN        UINT64_MAX
 
 enum why {
@@ -33,6 +34,7 @@ enum why {
 	WHY_TOOBIG,	/* over fetch.max_bytes */
 	WHY_SIZE,	/* not the size= of the request */
 	WHY_IO,		/* pwrite/fallocate failed */
+	WHY_NOSPACE,	/* larger than the spool's free space */
 	WHY_STOP	/* interrupted */
 };
 
@@ -57,6 +59,7 @@ struct seg {
 	char               crange[96];
 	char               etag[VALIDATOR_MAX - 16];
 	char               lastmod[64];
+	char               version[VERSION_MAX];
 	char               errbody[ERRBODY_MAX];
 	size_t             errlen;
 };
@@ -75,8 +78,11 @@ struct fetch {
 	uint64_t                total;		/* UNKNOWN until a response says */
 	int                     no_ranges;	/* the server mishandles Range: one plain GET */
 	int                     allocated;
+	uint64_t                free_bytes;	/* the spool's, at the last preallocation */
 	char                    validator[VALIDATOR_MAX];	/* "etag:..." or "lm:..." or "" */
+	char                    version[VERSION_MAX];	/* S3: the version fetched, "" when none */
 	uint64_t                saved_ms;
+	uint64_t                deadline_ms;	/* of this attempt (clock_mono_ms) */
 	char                    boot[64];
 	char                    urlhash[DIGEST_SHA256_HEX];
 	enum fetch_result       failed;		/* after RANGES_FAILED: how */

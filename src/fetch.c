@@ -45,9 +45,9 @@
 #include "request.h"
 #include "resume.h"
 #include "s3.h"
+#include "s3_delete.h"
 #include "digest.h"
 
-#define POLL_MS        100
 #define RESTARTS_MAX   3
 
 int
@@ -118,70 +118,6 @@ verify(struct fetch *f)
 	return FETCH_OK;
 }
 
-/*
- * DELETE the object now that the packet is durably in the inbox. Never fails
- * the packet: FETCH_OK, or FETCH_INTERRUPTED.
- */
-static enum fetch_result
-s3_delete(struct fetch *f)
-{
-	struct curl_slist *hdrs = NULL, *l;
-	char cond[S3_ETAG_MAX + 16], qk[3 * S3_KEY_MAX];
-	unsigned attempt;
-	long status = 0;
-	CURLcode res = CURLE_OK;
-	CURL *h;
-
-	for (attempt = 1;; attempt++) {
-		if ((h = curl_easy_init()) == NULL)
-			break;
-		http_defaults(h, f->c);
-		curl_easy_setopt(h, CURLOPT_URL, f->rq.url);
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 60000L);
-		hdrs = NULL;
-		/* Servers that know conditional deletes keep a version uploaded since. */
-		if (f->rq.etag[0] != '\0') {
-			snprintf(cond, sizeof(cond), "If-Match: %s", f->rq.etag);
-			if ((l = curl_slist_append(hdrs, cond)) != NULL)
-				hdrs = l;
-		}
-		if (s3_curl_sign(h, f->rq.src, &f->cr, &hdrs) == 0) {
-			curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-			res = curl_easy_perform(h);
-			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-		}
-		curl_easy_cleanup(h);
-		curl_slist_free_all(hdrs);
-		if (http_stopped(res))
-			return FETCH_INTERRUPTED;	/* the state says commit: the delete is redone */
-		if (res == CURLE_OK && (status == 200 || status == 204 || status == 404)) {
-			log_info("event=s3_delete name=%s key=%s status=%ld", LQ(f->stem),
-			    log_quote(qk, sizeof(qk), f->rq.key), status);
-			if (ledger_forget(f->s, f->rq.src, f->rq.key) == -1)
-				log_warn("event=ledger name=%s", LQ(f->stem));
-			return 0;
-		}
-		if (!(res != CURLE_OK ? http_transient(res) : status == 429 || status >= 500) ||
-		    attempt > f->c->fetch.retries)
-			break;
-		{
-			uint64_t until = clock_mono_ms() + http_backoff_ms(f->c->fetch.backoff_ms, attempt);
-
-			while (clock_mono_ms() < until) {
-				if (http_orphaned() ||
-				    (f->ctl != NULL && f->ctl->interrupted(f->ctl->arg)))
-					return FETCH_INTERRUPTED;
-				usleep(POLL_MS * 1000);
-			}
-		}
-	}
-	log_warnx("event=s3_delete_failed name=%s url=%s status=%ld error=%s", LQ(f->stem),
-	    LQ(f->rq.shown), status, log_quote(qk, sizeof(qk), curl_easy_strerror(res)));
-	return FETCH_OK;
-}
-
 static enum fetch_result
 commit(struct fetch *f)
 {
@@ -211,6 +147,20 @@ discard(struct fetch *f)
 {
 	(void)unlinkat(f->s->inboxfd, f->part, 0);
 	(void)unlinkat(f->s->inboxfd, f->statef, 0);
+}
+
+/*
+ * The packet fails for good: no space stays pinned by its .part, and the
+ * source's ledger must not keep the object as handled, or a config fixed
+ * later would never fetch it again.
+ */
+static void
+given_up(struct fetch *f)
+{
+	if (f->statefd >= 0)	/* not opened: there is no .part of ours */
+		discard(f);
+	if (f->rq.src != NULL && ledger_fail(f->s, f->rq.src, f->rq.key, f->rq.etag) == -1)
+		log_warn("event=ledger name=%s", LQ(f->stem));
 }
 
 static enum fetch_result
@@ -251,7 +201,6 @@ run(struct fetch *f)
 	    S_ISREG(st.st_mode) && (uint64_t)st.st_size == f->total) {
 		if ((rc = open_part(f, 0)) != FETCH_OK)
 			return rc;
-		f->allocated = 1;
 		if (strcmp(phase, "verified") == 0)
 			return commit(f);
 		fresh = 0;
@@ -276,8 +225,10 @@ run(struct fetch *f)
 		fresh = 1;
 	}
 	if (tr == RANGES_FAILED) {
-		if (f->failed == FETCH_INTERRUPTED || f->failed == FETCH_TEMP)
+		if (f->failed == FETCH_INTERRUPTED || f->failed == FETCH_TEMP) {
 			(void)resume_save(f, "download", 0);
+			ranges_release(f);
+		}
 		return f->failed;
 	}
 	if ((rc = verify(f)) != FETCH_OK)
@@ -353,7 +304,7 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 		rc = set_reason(f, FETCH_TEMP, "fetch busy name=%s", log_quote(q, sizeof(q), f->stem));
 		close(f->statefd);
 		f->statefd = -1;
-		goto out;
+		goto busy;	/* the other request's download and ledger are its own */
 	}
 	if ((f->multi = curl_multi_init()) == NULL) {
 		rc = set_reason(f, FETCH_TEMP, "fetch error=\"curl_multi_init failed\"");
@@ -363,19 +314,21 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 	if (ctl != NULL)
 		http_set_stop(ctl->interrupted, ctl->arg);
 	log_info("event=fetch name=%s url=%s", LQ(f->stem), log_quote(err, sizeof(err), f->rq.shown));
+	f->deadline_ms = clock_mono_ms() + http_max_time_ms(c, f->rq.src);
 	rc = run(f);
 	if (rc == FETCH_OK) {
 		if (f->rq.src != NULL && f->rq.src->del == SOURCE_DELETE_AFTER_COMMIT &&
-		    s3_delete(f) == FETCH_INTERRUPTED) {
+		    s3_delete_fetched(f) == FETCH_INTERRUPTED) {
 			rc = FETCH_INTERRUPTED;	/* the state says commit: only the delete is redone */
 			goto out;
 		}
 		(void)unlinkat(s->inboxfd, f->statef, 0);
 		log_info("event=fetched name=%s size=%llu", LQ(f->stem), (unsigned long long)f->total);
-	} else if (rc == FETCH_BAD) {
-		discard(f);
 	}
 out:
+	if (rc == FETCH_BAD || (rc == FETCH_TEMP && ctl != NULL && ctl->last))
+		given_up(f);
+busy:
 	http_set_stop(NULL, NULL);
 	if (f->multi != NULL) {
 		ranges_stop_all(f);

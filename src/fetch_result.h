@@ -18,6 +18,11 @@ struct fetch_ctl {
 	/* Polled during transfers; returns 1 to stop now (shutdown). */
 	int  (*interrupted)(void *arg);
 	void  *arg;
+	/*
+	 * 1: this is the last attempt, a FETCH_TEMP is filed failed. The download
+	 * then gives back its disk space and an S3 source's ledger is told.
+	 */
+	int    last;
 };
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "http.h"
+#include "units.h"
 
 #define STOP_CHECK_MS 100
 
@@ -138,6 +139,19 @@ http_backoff_ms(unsigned long long base, unsigned n)
 	while (n-- > 1 && d < cap)
 		d *= 2;
 	return d > cap ? cap : d;
+}
+
+uint64_t
+http_max_time_ms(const struct conf *c, const struct conf_source *src)
+{
+	uint64_t t;
+
+	if (src != NULL && src->max_time_ms > 0)
+		return src->max_time_ms;
+	if (c->fetch.max_time_ms > 0)
+		return c->fetch.max_time_ms;
+	t = c->fetch.max_bytes / MiB * SEC;
+	return t > HOUR ? t : HOUR;
 }
 
 void

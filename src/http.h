@@ -51,6 +51,14 @@ int  http_transient(CURLcode res);
 /* Delay before retry n (1, 2, ...): base, doubled each time, at most a minute. */
 unsigned long long http_backoff_ms(unsigned long long base, unsigned n);
 
+/*
+ * How long one download attempt of src's object (src NULL: a URL packet) may
+ * take: the source's max_time, else fetch.max_time, else fetch.max_bytes at
+ * 1 MiB/s but at least an hour, so that a server trickling just above the
+ * low-speed limit cannot hold a worker for good.
+ */
+uint64_t http_max_time_ms(const struct conf *c, const struct conf_source *src);
+
 /* url with any user:password@ removed, for logs and reasons. */
 void http_redact(const char *url, char *out, size_t len);
 

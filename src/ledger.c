@@ -115,20 +115,15 @@ ledger_name(const struct conf_source *src, char *out, size_t len)
 	return 0;
 }
 
-int
-ledger_forget(const struct spool *s, const struct conf_source *src, const char *key)
+/* Append line (with its '\n') to src's ledger, as a worker. */
+static int
+append_line(const struct spool *s, const struct conf_source *src, const char *line)
 {
-	char name[64], line[LEDGER_LINE];
-	int rfd, fd, n, rc;
+	char name[64];
+	int rfd, fd, rc;
 
 	if (ledger_name(src, name, sizeof(name)) == -1)
 		return -1;
-	n = snprintf(line, sizeof(line), "- ");
-	if ((rc = s3_encode(key, 0, line + n, sizeof(line) - (size_t)n - 1)) == -1)
-		return -1;
-	n += rc;
-	line[n++] = '\n';
-	line[n] = '\0';
 	if ((rfd = remote_dir(s)) == -1)
 		return -1;
 	fd = openat(rfd, name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
@@ -140,16 +135,55 @@ ledger_forget(const struct spool *s, const struct conf_source *src, const char *
 	return rc;
 }
 
+int
+ledger_forget(const struct spool *s, const struct conf_source *src, const char *key)
+{
+	char line[LEDGER_LINE];
+	int n, rc;
+
+	n = snprintf(line, sizeof(line), "- ");
+	if ((rc = s3_encode(key, 0, line + n, sizeof(line) - (size_t)n - 1)) == -1)
+		return -1;
+	n += rc;
+	line[n++] = '\n';
+	line[n] = '\0';
+	return append_line(s, src, line);
+}
+
+static int plus_line(char *line, const char *key, const char *etag);
+
+int
+ledger_fail(const struct spool *s, const struct conf_source *src, const char *key,
+    const char *etag)
+{
+	char line[LEDGER_LINE + 1];
+	int n;
+
+	if ((n = plus_line(line, key, etag[0] ? etag : "-")) == -1)
+		return -1;
+	line[0] = '!';
+	line[n++] = '\n';
+	line[n] = '\0';
+	return append_line(s, src, line);
+}
+
 static void
 apply_line(struct ledger *lg, char *line)
 {
 	char key[S3_KEY_MAX + 1], etag[S3_ETAG_MAX + 1], *sp;
 
-	if (line[0] == '+' && line[1] == ' ' && (sp = strchr(line + 2, ' ')) != NULL) {
+	struct ledger_entry *e;
+
+	if ((line[0] == '+' || line[0] == '!') && line[1] == ' ' &&
+	    (sp = strchr(line + 2, ' ')) != NULL) {
 		*sp = '\0';
-		if (s3_decode(line + 2, etag, sizeof(etag)) >= 0 &&
-		    s3_decode(sp + 1, key, sizeof(key)) > 0)
-			(void)insert(lg, key, etag);
+		if (s3_decode(line + 2, etag, sizeof(etag)) < 0 ||
+		    s3_decode(sp + 1, key, sizeof(key)) <= 0)
+			return;
+		if (line[0] == '!' && lg->starting)
+			remove_key(lg, key);
+		else if ((e = insert(lg, key, etag)) != NULL)
+			e->failed = line[0] == '!';
 	} else if (line[0] == '-' && line[1] == ' ') {
 		if (s3_decode(line + 2, key, sizeof(key)) > 0)
 			remove_key(lg, key);
@@ -196,12 +230,17 @@ reopen(struct ledger *lg)
 int
 ledger_open(struct ledger *lg, int rfd, const struct conf_source *src)
 {
+	int rc;
+
 	memset(lg, 0, sizeof(*lg));
 	lg->rfd = rfd;
 	lg->lfd = -1;
 	if (ledger_name(src, lg->name, sizeof(lg->name)) == -1)
 		return -1;
-	return reopen(lg);
+	lg->starting = 1;
+	rc = reopen(lg);
+	lg->starting = 0;
+	return rc;
 }
 
 /* "+ ETAG KEY" into line (LEDGER_LINE bytes, no '\n'). Its length, or -1. */
@@ -225,6 +264,7 @@ int
 ledger_add(struct ledger *lg, const char *key, const char *etag)
 {
 	char line[LEDGER_LINE];
+	struct ledger_entry *e;
 	int n, rc = -1;
 
 	if (etag[0] == '\0')
@@ -233,7 +273,8 @@ ledger_add(struct ledger *lg, const char *key, const char *etag)
 		line[n++] = '\n';
 		rc = write(lg->lfd, line, (size_t)n) == n ? 0 : -1;
 	}
-	(void)insert(lg, key, etag);
+	if ((e = insert(lg, key, etag)) != NULL)
+		e->failed = 0;	/* queued again: a new chance */
 	return rc;
 }
 
@@ -278,8 +319,11 @@ ledger_compact(struct ledger *lg)
 				lg->n--;
 				continue;
 			}
-			if (plus_line(line, e->key, e->etag[0] ? e->etag : "-") != -1)
+			if (plus_line(line, e->key, e->etag[0] ? e->etag : "-") != -1) {
+				if (e->failed)
+					line[0] = '!';
 				fprintf(fp, "%s\n", line);
+			}
 			pp = &e->next;
 		}
 	if (fclose(fp) != 0 || renameat(lg->rfd, tmp, lg->rfd, lg->name) == -1) {

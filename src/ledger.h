@@ -6,6 +6,9 @@
  *
  *   + ETAG KEY     handed off (both percent-encoded)
  *   - KEY          fetched and deleted: the key is new if it appears again
+ *   ! ETAG KEY     its packet failed: not queued again while this source
+ *                  runs, forgotten when it starts (a HUP or a restart), so a
+ *                  config fixed since fetches it again
  *
  * The source appends "+" lines and keeps the table in memory; workers append
  * "-" lines (ledger_forget) and the source reads them on its next poll.
@@ -29,6 +32,7 @@ struct ledger_entry {
 	char                *key;
 	char                 etag[S3_ETAG_MAX + 1];	/* "-" when the listing had none */
 	int                  seen;	/* listed in the current pass */
+	int                  failed;	/* a "!" line: forgotten at the next start */
 	struct ledger_entry *next;
 };
 
@@ -37,6 +41,7 @@ struct ledger {
 	int                   lfd;	/* the ledger, O_APPEND */
 	off_t                 loff;	/* read up to here */
 	char                  name[64];
+	int                   starting;	/* ledger_open's read: "!" lines forget */
 	struct ledger_entry **b;
 	size_t                nb, n;
 };
@@ -69,5 +74,12 @@ size_t ledger_compact(struct ledger *lg);
  * uploaded again is new. Called by workers; 0 or -1 with errno.
  */
 int  ledger_forget(const struct spool *s, const struct conf_source *src, const char *key);
+
+/*
+ * Tell src's ledger that the packet of key (etag as handed off) failed. Called
+ * by workers; 0 or -1 with errno.
+ */
+int  ledger_fail(const struct spool *s, const struct conf_source *src, const char *key,
+    const char *etag);
 
 #endif

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -46,7 +48,7 @@ on_header(char *data, size_t size, size_t n, void *arg)
 
 	if (len >= 5 && strncasecmp(data, "HTTP/", 5) == 0) {
 		/* A new response (redirect, 100 Continue): forget the last one. */
-		g->crange[0] = g->etag[0] = g->lastmod[0] = '\0';
+		g->crange[0] = g->etag[0] = g->lastmod[0] = g->version[0] = '\0';
 		return len;
 	}
 	v = memchr(data, ':', len);
@@ -65,6 +67,7 @@ on_header(char *data, size_t size, size_t n, void *arg)
 	HDR("Content-Range", g->crange)
 	HDR("ETag", g->etag)
 	HDR("Last-Modified", g->lastmod)
+	HDR("x-amz-version-id", g->version)
 #undef HDR
 	return len;
 }
@@ -81,6 +84,25 @@ response_validator(const struct seg *g, char *out, size_t len)
 		out[0] = '\0';
 }
 
+/*
+ * Is there room for the rest of the file? A size the filesystem cannot hold
+ * is refused before fallocate takes what there is and starves the spool.
+ */
+static int
+room_for(struct fetch *f)
+{
+	struct statvfs vfs;
+	struct stat st;
+	uint64_t have, need;
+
+	if (fstatvfs(f->fd, &vfs) == -1 || fstat(f->fd, &st) == -1)
+		return 1;	/* fallocate will tell */
+	have = (uint64_t)st.st_blocks * 512;
+	need = f->total > have ? f->total - have : 0;
+	f->free_bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	return need <= f->free_bytes;
+}
+
 static int
 preallocate(struct fetch *f)
 {
@@ -88,6 +110,10 @@ preallocate(struct fetch *f)
 
 	if (f->allocated || f->total == UNKNOWN || f->total == 0)
 		return 0;
+	if (!room_for(f)) {
+		errno = ENOSPC;
+		return -1;
+	}
 	/* Whole size now: ENOSPC shows before the download, not at its end. */
 	if ((e = posix_fallocate(f->fd, 0, (off_t)f->total)) != 0) {
 		errno = e;
@@ -95,6 +121,23 @@ preallocate(struct fetch *f)
 	}
 	f->allocated = 1;
 	return 0;
+}
+
+/*
+ * A version id goes into the state record (one line) and a query string
+ * (encoded): printable ASCII only, anything else is not trusted as one.
+ */
+static int
+version_ok(const char *v)
+{
+	const char *p;
+
+	if (v[0] == '\0')
+		return 0;
+	for (p = v; *p != '\0'; p++)
+		if (*p <= ' ' || *p > '~')
+			return 0;
+	return 1;
 }
 
 /* The first body bytes of a response: is it what this range asked for? */
@@ -141,6 +184,9 @@ check_response(struct seg *g)
 	}
 	if (f->validator[0] == '\0')
 		snprintf(f->validator, sizeof(f->validator), "%s", val);
+	/* The version the delete must name: only the exact bytes fetched may go. */
+	if (f->version[0] == '\0' && version_ok(g->version))
+		snprintf(f->version, sizeof(f->version), "%s", g->version);
 	if (f->total != UNKNOWN && f->total > f->c->fetch.max_bytes) {
 		g->why = WHY_TOOBIG;
 		return -1;
@@ -160,7 +206,7 @@ check_response(struct seg *g)
 		g->end = f->total - 1;
 	}
 	if (preallocate(f) == -1) {
-		g->why = WHY_IO;
+		g->why = errno == ENOSPC && f->free_bytes < f->total ? WHY_NOSPACE : WHY_IO;
 		g->ioerr = errno;
 		return -1;
 	}
@@ -228,7 +274,7 @@ seg_start(struct fetch *f, struct seg *g)
 	g->why = WHY_NONE;
 	g->errlen = 0;
 	g->errbody[0] = '\0';
-	g->crange[0] = g->etag[0] = g->lastmod[0] = '\0';
+	g->crange[0] = g->etag[0] = g->lastmod[0] = g->version[0] = '\0';
 	if ((h = curl_easy_init()) == NULL)
 		return -1;
 	g->h = h;
@@ -382,6 +428,9 @@ seg_done(struct fetch *f, struct seg *g, CURLcode res)
 	case WHY_IO:
 		return set_failed(f, FETCH_TEMP, SEG_FAILED, "fetch error=%s",
 		    download_syserr(qm, sizeof(qm), "write", f->part, g->ioerr));
+	case WHY_NOSPACE:
+		return set_failed(f, FETCH_TEMP, SEG_FAILED, "fetch no_space size=%" PRIu64
+		    " free=%" PRIu64, f->total, f->free_bytes);
 	case WHY_STOP:
 	case WHY_NONE:
 		break;
@@ -412,6 +461,12 @@ seg_done(struct fetch *f, struct seg *g, CURLcode res)
 		    code[0] ? log_quote(qm, sizeof(qm), code) : "");
 		if (status == 408 || status == 429 || status >= 500)
 			return seg_retry(f, g, what);
+		/* Refused credentials are the source's failure: the packet waits for a fix. */
+		if (f->rq.src != NULL && (status == 401 || (status == 403 &&
+		    s3_credentials_refused(code))))
+			return set_failed(f, FETCH_TEMP, SEG_FAILED, "fetch %s url=%s%s%s", what,
+			    qurl(f, q, sizeof(q)), msg[0] ? " message=" : "",
+			    msg[0] ? log_quote(qm, sizeof(qm), msg) : "");
 		return set_failed(f, FETCH_BAD, SEG_FAILED, "fetch %s url=%s%s%s", what,
 		    qurl(f, q, sizeof(q)), msg[0] ? " message=" : "",
 		    msg[0] ? log_quote(qm, sizeof(qm), msg) : "");
@@ -463,6 +518,14 @@ ranges_transfer(struct fetch *f)
 			return RANGES_DONE;
 		if (http_orphaned() || (f->ctl != NULL && f->ctl->interrupted(f->ctl->arg)))
 			return f->failed = FETCH_INTERRUPTED, RANGES_FAILED;
+		if (now >= f->deadline_ms) {
+			char q[S3_URL_MAX + 8];
+
+			/* Kept for a resume: the next attempt goes on from here. */
+			return set_failed(f, FETCH_TEMP, RANGES_FAILED, "fetch limit max_time "
+			    "max_ms=%llu url=%s", (unsigned long long)http_max_time_ms(f->c,
+			    f->rq.src), qurl(f, q, sizeof(q)));
+		}
 		if (curl_multi_perform(f->multi, &running) != CURLM_OK)
 			return set_failed(f, FETCH_TEMP, RANGES_FAILED, "fetch error=\"curl multi failed\"");
 		while ((m = curl_multi_info_read(f->multi, &left_msgs)) != NULL) {
@@ -475,7 +538,12 @@ ranges_transfer(struct fetch *f)
 				    (unsigned long long)f->total);
 				ranges_stop_all(f);
 				plan(f);
-				if (preallocate(f) == -1)
+				if (preallocate(f) == -1 && errno == ENOSPC &&
+				    f->free_bytes < f->total)
+					return set_failed(f, FETCH_TEMP, RANGES_FAILED,
+					    "fetch no_space size=%" PRIu64 " free=%" PRIu64, f->total,
+					    f->free_bytes);
+				if (!f->allocated)
 					return set_failed(f, FETCH_TEMP, RANGES_FAILED,
 					    "fetch error=%s", download_syserr(qe, sizeof(qe),
 					    "allocate", f->part, errno));
@@ -494,12 +562,31 @@ ranges_transfer(struct fetch *f)
 }
 
 void
+ranges_release(struct fetch *f)
+{
+	uint64_t from, to;
+	unsigned i;
+
+	if (f->fd < 0 || f->total == UNKNOWN || !f->allocated)
+		return;
+	for (i = 0; i < f->nseg; i++) {
+		from = f->seg[i].start + f->seg[i].done;
+		to = i + 1 < f->nseg ? f->seg[i + 1].start : f->total;
+		if (to > from)
+			(void)fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    (off_t)from, (off_t)(to - from));
+	}
+	f->allocated = 0;	/* a resume reserves the rest again, if there is room */
+}
+
+void
 ranges_start_fresh(struct fetch *f)
 {
 	memset(f->seg, 0, sizeof(f->seg));
 	f->nseg = 1;
 	f->total = UNKNOWN;
 	f->validator[0] = '\0';
+	f->version[0] = '\0';
 	if (f->rq.etag[0] != '\0')
 		snprintf(f->validator, sizeof(f->validator), "etag:%s", f->rq.etag);
 	f->seg[0].f = f;

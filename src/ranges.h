@@ -20,6 +20,13 @@ void ranges_start_fresh(struct fetch *f);
 /* Run the ranges until all are in, or a reason to stop (then f->reason is set). */
 enum ranges_result ranges_transfer(struct fetch *f);
 
+/*
+ * After a failed attempt whose retry is due: give back the blocks reserved
+ * for the bytes not yet downloaded, so a download that waits pins only what
+ * its resume needs.
+ */
+void ranges_release(struct fetch *f);
+
 /* Stop every running transfer of f. */
 void ranges_stop_all(struct fetch *f);
 

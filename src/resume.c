@@ -44,8 +44,8 @@ resume_save(struct fetch *f, const char *phase, int durable)
 
 	memset(buf, 0, sizeof(buf));
 	n = snprintf(buf, sizeof(buf), STATE_MAGIC "\nboot=%s\nurl=%s\nvalidator=%s\n"
-	    "total=%" PRIu64 "\nphase=%s\nsegments=%u\n", f->boot, f->urlhash, f->validator,
-	    f->total, phase, f->nseg);
+	    "version=%s\ntotal=%" PRIu64 "\nphase=%s\nsegments=%u\n", f->boot, f->urlhash,
+	    f->validator, f->version, f->total, phase, f->nseg);
 	off = (size_t)n;
 	for (i = 0; i < f->nseg && off < sizeof(buf) - 200; i++) {
 		n = snprintf(buf + off, sizeof(buf) - off, "seg=%" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
@@ -90,6 +90,8 @@ resume_load(struct fetch *f)
 			return NULL;
 		else if (strncmp(line, "validator=", 10) == 0)
 			snprintf(f->validator, sizeof(f->validator), "%s", line + 10);
+		else if (strncmp(line, "version=", 8) == 0)
+			snprintf(f->version, sizeof(f->version), "%s", line + 8);
 		else if (strncmp(line, "total=", 6) == 0)
 			f->total = strtoull(line + 6, NULL, 10);
 		else if (strncmp(line, "phase=", 6) == 0 && (strcmp(phase, "otherboot") != 0 ||

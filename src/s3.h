@@ -69,6 +69,14 @@ struct s3_creds {
 int  s3_credentials(const struct conf_source *src, struct s3_creds *cr, char *err,
     size_t errlen);
 
+/*
+ * 1 when an S3 error code says the request's credentials were refused
+ * (SignatureDoesNotMatch, InvalidAccessKeyId, ExpiredToken, InvalidToken,
+ * TokenRefreshRequired, RequestTimeTooSkewed, AccessDenied): a failure of
+ * the source's configuration or clock, not of the object, so it may pass.
+ */
+int  s3_credentials_refused(const char *code);
+
 struct s3_object {
 	char     *key;
 	char      etag[S3_ETAG_MAX + 1];	/* as sent, quotes included */

@@ -129,3 +129,22 @@ s3_credentials(const struct conf_source *src, struct s3_creds *cr, char *err, si
 	return 0;
 }
 
+
+int
+s3_credentials_refused(const char *code)
+{
+	/*
+	 * AccessDenied too: it is what a key without the policy for this bucket
+	 * gets, and the fix (a policy) is the operator's, like a new secret.
+	 */
+	static const char *const refused[] = {
+		"SignatureDoesNotMatch", "InvalidAccessKeyId", "ExpiredToken", "InvalidToken",
+		"TokenRefreshRequired", "RequestTimeTooSkewed", "AccessDenied",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		if (strcmp(code, refused[i]) == 0)
+			return 1;
+	return 0;
+}

@@ -185,7 +185,7 @@ list_page(struct source *so, const char *token, struct s3_listing *l)
 	curl_easy_reset(so->h);
 	http_defaults(so->h, so->c);
 	curl_easy_setopt(so->h, CURLOPT_URL, url);
-	curl_easy_setopt(so->h, CURLOPT_TIMEOUT_MS, 120000L);
+	curl_easy_setopt(so->h, CURLOPT_TIMEOUT_MS, (long)so->c->fetch.request_timeout_ms);
 	curl_easy_setopt(so->h, CURLOPT_WRITEFUNCTION, on_list_body);
 	curl_easy_setopt(so->h, CURLOPT_WRITEDATA, &b);
 	if (s3_curl_sign(so->h, so->src, &so->cr, &hdrs) == -1) {

@@ -271,7 +271,7 @@ out:
 static void
 run_fetch(struct worker *w, struct job *j, uint64_t start)
 {
-	struct fetch_ctl ctl = { interrupted, w };
+	struct fetch_ctl ctl = { interrupted, w, 0 };
 	char reason[2048] = "", path[PATH_MAX + NAME_MAX + 8];
 	enum fetch_result rc;
 
@@ -279,6 +279,7 @@ run_fetch(struct worker *w, struct job *j, uint64_t start)
 	filing_commit(&w->f);	/* nothing staged waits for a download */
 	j->attempts++;
 	(void)job_save_state(j);
+	ctl.last = j->attempts > w->c->handler.retries;
 	rc = fetch_url_packet(w->c, w->s, path, j->name, &ctl, reason, sizeof(reason));
 	if (rc == FETCH_INTERRUPTED) {
 		abandon(w, j);

@@ -259,3 +259,47 @@ slow_requests_at_least() { [ "$(slow_requests)" -ge "$1" ]; }
 	[ -f "$SPOOL/done/e2.bin" ] && [ ! -s "$SPOOL/done/e2.bin" ]
 	stop_daemon
 }
+
+@test "fetch.max_time ends a download trickling above the low-speed limit, says why, and frees its space" {
+	RETRIES=0 FETCH_RETRIES=0 fetch_conf
+	echo "  max_time: 2s" >>"$CONF"
+	start_daemon
+	drop_url trickle.bin.url "http://127.0.0.1:$MB_PORT/drip?size=100000000&bps=8192"
+	wait_until 15 failed_url trickle.bin.url || fail "still running after 15 s (max_time 2s)"
+	wait_for journal_has 1
+	[[ $(journal_field trickle.bin.url reason) == *"fetch limit max_time max_ms=2000"* ]] ||
+	    fail "reason: $(journal_field trickle.bin.url reason)"
+	[ ! -e "$SPOOL/inbox/trickle.bin.part" ] || fail "the .part of a failed download is left"
+	[ ! -e "$SPOOL/inbox/.trickle.bin.part.state" ] || fail "its state is left"
+	stop_daemon
+}
+
+# blocks_k FILE: the KiB FILE really takes on disk (0 when it is gone).
+blocks_k() { [ -e "$1" ] && du -k "$1" | cut -f1 || echo 0; }
+
+@test "a server announcing 10 GiB and hanging up after 4 bytes pins no disk: only the bytes a resume needs while a retry is due, nothing once the packet failed" {
+	RETRIES=1 FETCH_RETRIES=0 fetch_conf
+	sed -i 's/^  backoff: 200ms$/  backoff: 3s/; s/^  backoff_max: 200ms$/  backoff_max: 3s/' "$CONF"
+	start_daemon
+	drop_url hang.bin.url "http://127.0.0.1:$MB_PORT/hangup?size=10737418240&at=4"
+	wait_for grep -q 'event=retry .*name=hang.bin.url' "$LOG"
+	[ "$(blocks_k "$SPOOL/inbox/hang.bin.part")" -lt 1024 ] ||
+	    fail "while the retry waits the .part takes $(blocks_k "$SPOOL/inbox/hang.bin.part") KiB"
+	wait_until 20 failed_url hang.bin.url || fail "not filed failed"
+	[ ! -e "$SPOOL/inbox/hang.bin.part" ] || fail "the .part of a failed download is left"
+	[ ! -e "$SPOOL/inbox/.hang.bin.part.state" ] || fail "its state is left"
+	stop_daemon
+}
+
+@test "a size larger than the spool's free space is refused before any of it is reserved, with the sizes" {
+	RETRIES=0 FETCH_RETRIES=0 fetch_conf
+	echo "  max_bytes: 4096TiB" >>"$CONF"
+	start_daemon
+	drop_url huge.bin.url "http://127.0.0.1:$MB_PORT/hangup?size=1125899906842624&at=4"
+	wait_until 15 failed_url huge.bin.url || fail "not filed failed"
+	wait_for journal_has 1
+	[[ $(journal_field huge.bin.url reason) == *"fetch no_space size=1125899906842624 free="* ]] ||
+	    fail "reason: $(journal_field huge.bin.url reason)"
+	[ ! -e "$SPOOL/inbox/huge.bin.part" ] || fail "the .part is left"
+	stop_daemon
+}

@@ -62,26 +62,90 @@ keys() {
 nkeys() { keys | grep -c . || true; }
 bucket_empty() { [ "$(nkeys)" -eq 0 ]; }
 
+# rgw_conf [SECRET]: a source on the bucket; ENDPOINT (default radosgw itself)
+# and CREDS (a credentials_file instead of the environment) if set.
 rgw_conf() {
 	local secret=${1:-$SECRET}
 	write_conf workers=2
 	conf_add <<-EOF
 	handler:
 	  command: [/bin/true]
-	  retries: 2
+	  retries: ${RETRIES:-2}
+	  backoff: 200ms
+	  backoff_max: 1s
 	fetch:
 	  retries: 2
 	  backoff: 100ms
 	sources:
 	  - s3:
-	      endpoint: $RGW_URL
+	      endpoint: ${ENDPOINT:-$RGW_URL}
 	      region: us-east-1
 	      bucket: $BUCKET
 	      prefix: video_
 	      poll: 300ms
 	      delete: after_commit
 	EOF
+	[ -z "${CREDS:-}" ] || echo "      credentials_file: $CREDS" >>"$CONF"
 	export AWS_ACCESS_KEY_ID=$KEY AWS_SECRET_ACCESS_KEY=$secret
+}
+
+# creds FILE SECRET: an AWS shared credentials file.
+creds() { printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$KEY" "$2" >"$1"; }
+
+# versioned: turn versioning on for the bucket.
+versioned() {
+	local x=$T/versioning.xml
+	printf '<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>' >"$x"
+	[ "$(RGW_SHA=$(sha256sum "$x" | cut -d' ' -f1) rgw_s3 PUT "/$BUCKET?versioning=" --data-binary "@$x" \
+	    -o /dev/null -w '%{http_code}')" = 200 ] || fail "versioning not enabled on $BUCKET"
+}
+
+# nversions: versions and delete markers of the bucket.
+nversions() { rgw_s3 GET "/$BUCKET?versions" | grep -o '<Version>\|<DeleteMarker>' | grep -c . || true; }
+
+# done_copies NAME: how many packets named NAME were filed done.
+done_copies() { grep -v ' event=' "$SPOOL/journal" | grep " name=$1 " | grep -c ' outcome=done' || true; }
+
+# all_done NAME...: each was filed done.
+all_done() {
+	local k
+	for k in "$@"; do [ "$(done_copies "$k")" -ge 1 ] || return 1; done
+}
+
+# done_has NAME FILE: some packet filed in done/ as NAME or NAME.~J~ is FILE.
+done_has() {
+	local f
+	for f in "$SPOOL/done/$1" "$SPOOL/done/$1".~*~; do
+		[ -f "$f" ] && cmp -s "$f" "$2" && return 0
+	done
+	return 1
+}
+
+# race_kill VERSIONED: upload, hold the daemon's requests after its download
+# (HEAD or DELETE), SIGKILL it there, upload new content under the same key,
+# restart: both contents must be filed, and the bucket end empty.
+race_kill() {
+	start_holdproxy "$T/hold"
+	[ "$1" = no ] || versioned
+	put video_r.zip
+	printf '^(HEAD|DELETE) /%s/video_r' "$BUCKET" >"$HOLD_FILE"
+	ENDPOINT=$HOLD_URL rgw_conf
+	start_daemon
+	wait_for grep -q "video_r" "$HELD_FILE"
+	kill -KILL -- "-$DAEMON_PID"
+	wait "$DAEMON_PID" 2>/dev/null || true
+	DAEMON_PID=
+	mkdir -p "$T/new"
+	make_packet "$T/new" p.zip
+	cmp -s "$T/new/p.zip" "$T/src/p.zip" && fail "the new content is the old"
+	[ -n "$(rgw_put "$BUCKET" video_r.zip "$T/new/p.zip")" ] || fail "no second upload"
+	rm -f "$HOLD_FILE"
+	start_daemon
+	wait_until 60 eval '[ "$(done_copies video_r.zip)" -ge 2 ]' ||
+	    fail "filed $(done_copies video_r.zip) times: $(grep -E 's3_delete' "$LOG")"
+	wait_until 30 bucket_empty || fail "left: $(keys)"
+	done_has video_r.zip "$T/src/p.zip" || fail "the first upload is not in done/"
+	done_has video_r.zip "$T/new/p.zip" || fail "the second upload is not in done/"
 }
 
 @test "radosgw: 1,010 objects over two listing pages, keys full of specials: each filed once, all deleted" {
@@ -137,6 +201,51 @@ rgw_conf() {
 	for k in "${names[@]}"; do
 		[ "$(grep -c " name=$k " "$SPOOL/journal")" -eq 1 ] || fail "$k: $(grep " name=$k " "$SPOOL/journal")"
 		[ -s "$SPOOL/done/$k" ] || fail "$k is not in done/"
+	done
+	stop_daemon
+}
+
+@test "radosgw: killed between download and delete, the key uploaded again: the new object is fetched and filed, never deleted unseen" {
+	race_kill no
+	grep -q 'event=s3_delete_skipped name=video_r.zip .*why=changed' "$LOG" ||
+	    fail "no skipped delete logged: $(grep s3_delete "$LOG")"
+	stop_daemon
+}
+
+@test "radosgw: a versioned bucket: the exact version fetched is deleted (logged), a version uploaded meanwhile is fetched, nothing is left" {
+	race_kill yes
+	grep -q 'event=s3_delete name=video_r.zip .*version=' "$LOG" ||
+	    fail "no version in the delete's log: $(grep s3_delete "$LOG")"
+	wait_until 10 eval '[ "$(nversions)" -eq 0 ]' ||
+	    fail "versions left: $(rgw_s3 GET "/$BUCKET?versions")"
+	stop_daemon
+}
+
+@test "radosgw: the secret broken (credentials_file, HUP) while downloads wait, then fixed (HUP): every object fetched and filed once" {
+	local i k names=()
+	for ((i = 0; i < 20; i++)); do names+=("$(printf 'video_c%02d.zip' "$i")"); done
+	put "${names[@]}"
+	start_holdproxy "$T/hold"
+	CREDS=$T/creds
+	creds "$CREDS" "$SECRET"
+	printf '^GET /%s/video_c' "$BUCKET" >"$HOLD_FILE"
+	RETRIES=1 ENDPOINT=$HOLD_URL CREDS=$CREDS rgw_conf
+	start_daemon
+	wait_for eval '[ "$(grep -c "event=queued" "$LOG")" -ge 20 ]'
+	wait_for eval '[ "$(grep -c . "$HELD_FILE")" -ge 2 ]'
+	creds "$CREDS" wrong-secret
+	kill -HUP "$DAEMON_PID"
+	rm -f "$HOLD_FILE"
+	wait_for grep -q 'role=worker.* code=SignatureDoesNotMatch' "$LOG"
+	# Let some give up for good, as they would over a weekend.
+	wait_for grep -q 'outcome=failed' "$SPOOL/journal"
+	creds "$CREDS" "$SECRET"
+	kill -HUP "$DAEMON_PID"
+	wait_until 90 all_done "${names[@]}" ||
+	    fail "not all filed: $(ls "$SPOOL/done" | grep -c 'video_c..\.zip$') in done/"
+	wait_until 30 bucket_empty || fail "left: $(keys)"
+	for k in "${names[@]}"; do
+		[ "$(done_copies "$k")" -eq 1 ] || fail "$k filed done $(done_copies "$k") times"
 	done
 	stop_daemon
 }

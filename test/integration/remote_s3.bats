@@ -24,7 +24,8 @@ setup() {
 	common_setup
 	# Every test starts from an empty bucket.
 	find "$S3_DATA/uploads" -mindepth 1 -delete 2>/dev/null || true
-	start_proxy "$T" "$S3_PORT" "$SECRET" --page-size 3 --hold-delete "$T/hold"
+	start_proxy "$T" "$S3_PORT" "$SECRET" --page-size 3 --hold-delete "$T/hold" \
+	    --hold-head "$T/hold-head"
 }
 
 teardown() {
@@ -192,4 +193,74 @@ delete_held() { grep -q '"code": "Held"' "$PROXY_LOG" 2>/dev/null; }
 	    fail "journal written after the kill: $(tail -n 2 "$SPOOL/journal")"
 	rm -f "$T/hold"
 	mq_cleanup
+}
+
+# request_timeout D: set fetch.request_timeout in the config s3_conf wrote.
+request_timeout() { sed -i "s/^  backoff: 100ms\$/  backoff: 100ms\n  request_timeout: $1/" "$CONF"; }
+
+@test "a DELETE the server accepts and never answers ends after fetch.request_timeout, logged; the packet is filed" {
+	s3_put video_t.zip
+	touch "$T/hold"
+	s3_conf after_commit
+	request_timeout 1s
+	start_daemon
+	wait_for delete_held
+	wait_until 10 grep -q 'event=s3_delete_failed name=video_t.zip .*request=DELETE .*error="Timeout was reached"' "$LOG" ||
+	    fail "no timeout of the held DELETE within 10 s: $(grep s3_delete "$LOG")"
+	wait_for journal_has 2
+	[ "$(journal_field video_t.zip.url outcome)" = done ]
+	[ "$(objects)" -eq 1 ] || fail "the object is gone"
+	rm -f "$T/hold"
+	stop_daemon
+}
+
+@test "a listing the server accepts and never answers ends after fetch.request_timeout, said once" {
+	start_blackhole "$T/bh"
+	s3_conf after_commit
+	request_timeout 1s
+	sed -i "s|endpoint: http://127.0.0.1:$PROXY_PORT|endpoint: http://127.0.0.1:$BH_PORT|" "$CONF"
+	start_daemon
+	wait_until 10 grep -q 'role=source .*event=list .*error="Timeout was reached"' "$LOG" ||
+	    fail "no timeout of the listing within 10 s"
+	wait_until 10 blackhole_has 3 || fail "the listing was not tried again"
+	[ "$(grep -c 'event=list .*Timeout was reached' "$LOG")" -eq 1 ] || fail "said more than once"
+	stop_daemon
+}
+
+# copies_done NAME: how many packets named NAME were filed done.
+copies_done() { grep -v ' event=' "$SPOOL/journal" | grep " name=$1 " | grep -c ' outcome=done' || true; }
+
+# in_done NAME FILE: done/NAME or a done/NAME.~J~ is FILE.
+in_done() {
+	local f
+	for f in "$SPOOL/done/$1" "$SPOOL/done/$1".~*~; do
+		[ -f "$f" ] && cmp -s "$f" "$2" && return 0
+	done
+	return 1
+}
+
+@test "killed after its download, before its delete, the key uploaded again: the new object is fetched and filed, never deleted unseen" {
+	s3_put video_r.zip
+	cp "$T/src/p.zip" "$T/first.zip"
+	touch "$T/hold-head"
+	s3_conf after_commit
+	start_daemon
+	wait_for delete_held
+	kill -KILL -- "-$DAEMON_PID"
+	wait "$DAEMON_PID" 2>/dev/null || true
+	DAEMON_PID=
+	mq_cleanup
+	s3_put video_r.zip
+	cmp -s "$T/src/p.zip" "$T/first.zip" && fail "the second upload is the first"
+	rm -f "$T/hold-head"
+	start_daemon
+	wait_until 60 eval '[ "$(copies_done video_r.zip)" -ge 2 ]' ||
+	    fail "filed $(copies_done video_r.zip) times: $(grep s3_delete "$LOG")"
+	wait_for bucket_empty
+	in_done video_r.zip "$T/first.zip" || fail "the first upload is not in done/"
+	in_done video_r.zip "$T/src/p.zip" || fail "the second upload is not in done/"
+	grep -q 'event=s3_delete_skipped name=video_r.zip .*why=changed' "$LOG" ||
+	    fail "no skipped delete: $(grep s3_delete "$LOG")"
+	no_bad_signatures
+	stop_daemon
 }

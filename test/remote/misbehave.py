@@ -10,6 +10,7 @@ build the expected file with `misbehave.py gen SIZE FILE`. Paths:
   /cut/ID?at=M&size=N        first request of ID: headers for N bytes, M bytes,
                              then the connection is closed; later ones like /ok
   /shortlen?size=N           announces N bytes, sends N/2, closes (always)
+  /hangup?size=N&at=M        announces N bytes (200, Range ignored), sends M, closes
   /drip?size=N&bps=B         sends B bytes a second (a stalled transfer)
   /norange?size=N            ignores Range: always 200 with the whole body
   /badrange?size=N           answers a Range with the wrong Content-Range
@@ -168,6 +169,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(size))
             self.end_headers()
             self.wfile.write(data(0, size // 2))
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+        elif kind == "hangup":
+            self.send_response(200)
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            self.wfile.write(data(0, int(q.get("at", "4"))))
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(2)

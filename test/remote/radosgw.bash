@@ -136,3 +136,19 @@ stop_radosgw() {
 	for p in "${RGW_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 	RGW_PIDS=()
 }
+
+# start_holdproxy DIR: holdproxy.py in front of radosgw; HOLD_URL (use it as
+# the endpoint), HOLD_FILE (write a regex of request lines to hold; remove it
+# to let them go), HELD_FILE (the request lines held so far).
+start_holdproxy() {
+	mkdir -p "$1"
+	HOLD_FILE=$1/hold
+	HELD_FILE=$1/held
+	rm -f "$1/hold.port" "$HOLD_FILE"
+	: >"$HELD_FILE"
+	"$PY3" "$REMOTE_DIR/holdproxy.py" --upstream "$RGW_PORT" --port-file "$1/hold.port" \
+	    --hold "$HOLD_FILE" --held "$HELD_FILE" >"$1/holdproxy.log" 2>&1 3>&- &
+	SERVER_PIDS+=($!)
+	wait_file "$1/hold.port" 10 || return 1
+	HOLD_URL=http://127.0.0.1:$(cat "$1/hold.port")
+}

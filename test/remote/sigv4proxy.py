@@ -15,10 +15,12 @@ max-keys so that listings need continuation tokens.
       and cases of the Signature Version 4 test suite). Exits non-zero on a
       mismatch.
   sigv4proxy.py serve --upstream PORT --port-file FILE --key ID --secret S
-                      [--page-size N] [--hold-delete FILE] [--log FILE]
+                      [--page-size N] [--hold-delete FILE] [--hold-head FILE]
+                      [--log FILE]
       Listen on 127.0.0.1:0 and write the port to FILE. While the file given
       to --hold-delete exists, DELETE requests wait (a test kills the daemon
-      then). Every request is logged as one JSON line to --log.
+      then); --hold-head the same for HEAD requests, which the daemon makes
+      just before a DELETE. Every request is logged as one JSON line to --log.
 """
 import argparse
 import datetime
@@ -333,10 +335,10 @@ class Proxy(http.server.BaseHTTPRequestHandler):
                 hashlib.sha256(body).hexdigest() != payload:
             self.fail(400, "XAmzContentSHA256Mismatch", "payload hash does not match")
             return
-        if self.command == "DELETE" and self.opts.hold_delete and \
-                os.path.exists(self.opts.hold_delete):
+        hold = {"DELETE": self.opts.hold_delete, "HEAD": self.opts.hold_head}.get(self.command)
+        if hold and os.path.exists(hold):
             self.record(0, "Held")
-            while os.path.exists(self.opts.hold_delete):
+            while os.path.exists(hold):
                 time.sleep(0.05)
         query = u.query
         if self.opts.page_size and "list-type=2" in query:
@@ -392,6 +394,7 @@ def main():
     ap.add_argument("--secret", required=True)
     ap.add_argument("--page-size", type=int, default=0)
     ap.add_argument("--hold-delete")
+    ap.add_argument("--hold-head")
     ap.add_argument("--log")
     opts = ap.parse_args()
     Proxy.opts = opts

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "http.h"
 
 static int
 load(struct conf *c, const char *yaml, char *err, size_t errlen)
@@ -62,6 +63,12 @@ test_defaults(void **state)
 	assert_int_equal(c.fetch.connect_timeout_ms, 10000);
 	assert_int_equal(c.fetch.retries, 5);
 	assert_int_equal(c.fetch.backoff_ms, 1000);
+	assert_int_equal(c.fetch.max_time_ms, 0);
+	assert_int_equal(c.fetch.request_timeout_ms, 60000);
+	/* 1TiB at 1MiB/s: 12 days; a small max_bytes still gets an hour. */
+	assert_int_equal(http_max_time_ms(&c, NULL), 1048576000ULL);
+	c.fetch.max_bytes = 1024;
+	assert_int_equal(http_max_time_ms(&c, NULL), 3600000ULL);
 	assert_true(c.fetch.tls_verify);
 	assert_null(c.fetch.ca_file);
 	assert_int_equal(c.fetch.protocols.n, 2);
@@ -125,6 +132,7 @@ test_sources(void **state)
 	    "      bucket: uploads\n"
 	    "      prefix: video_\n"
 	    "      poll: 2s\n"
+	    "      max_time: 90s\n"
 	    "      delete: never\n"
 	    "      credentials_file: /etc/ingestd/aws\n"
 	    "  - s3: {endpoint: \"http://127.0.0.1:9000\", bucket: other}\n");
@@ -144,7 +152,10 @@ test_sources(void **state)
 	assert_int_equal(s->poll_ms, 10000);
 	assert_int_equal(s->del, SOURCE_DELETE_AFTER_COMMIT);
 	assert_null(s->credentials_file);
-	assert_int_equal(s->line, 10);
+	assert_int_equal(s->line, 11);
+	assert_int_equal(s->max_time_ms, 0);
+	assert_int_equal(http_max_time_ms(&c, s), http_max_time_ms(&c, NULL));
+	assert_int_equal(http_max_time_ms(&c, &c.sources.v[0]), 90000);
 	conf_free(&c);
 	assert_int_equal(c.sources.n, 0);
 	assert_null(c.sources.v);
@@ -199,6 +210,23 @@ test_errors(void **state)
 	fails_at("sources:\n"
 	    "  - s3: {endpoint: \"http://h\", bucket: b}\n"
 	    "  - s3: {endpoint: \"http://h\", bucket: b, prefix: x}\n", 3, "overlaps");
+}
+
+/* A scheme fetch.protocols refuses would fail every request: it fails the start instead. */
+static void
+test_protocols_cover_urls(void **state)
+{
+	struct conf c;
+
+	(void)state;
+	fails_at("fetch:\n  protocols: [https]\nnotify:\n  url: http://h/hook\n", 4,
+	    "notify.url: scheme \"http\" is not in fetch.protocols (https)");
+	fails_at("fetch:\n  protocols: [https]\nsources:\n"
+	    "  - s3: {endpoint: \"http://h\", bucket: b}\n", 4,
+	    "sources[0].s3.endpoint: scheme \"http\" is not in fetch.protocols (https)");
+	loads(&c, "fetch:\n  protocols: [https]\nnotify:\n  url: https://h/hook\nsources:\n"
+	    "  - s3: {endpoint: \"https://h\", bucket: b}\n");
+	conf_free(&c);
 }
 
 static void
@@ -275,6 +303,7 @@ main(void)
 		cmocka_unit_test(test_sources),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_no_overlap),
+		cmocka_unit_test(test_protocols_cover_urls),
 		cmocka_unit_test(test_set_refuses_sources),
 		cmocka_unit_test(test_print_round_trip),
 	};

@@ -4,6 +4,7 @@
  * ListObjectsV2 parser on good and hostile input.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,7 +19,9 @@
 
 #include "names.h"
 #include "digest.h"
+#include "ledger.h"
 #include "s3.h"
+#include "spool.h"
 
 static void
 test_sha256_vectors(void **state)
@@ -409,6 +412,58 @@ test_find_source(void **state)
 	assert_string_not_equal(id0, id1);
 }
 
+static void
+test_refused_codes(void **state)
+{
+	(void)state;
+	assert_true(s3_credentials_refused("SignatureDoesNotMatch"));
+	assert_true(s3_credentials_refused("InvalidAccessKeyId"));
+	assert_true(s3_credentials_refused("ExpiredToken"));
+	assert_true(s3_credentials_refused("AccessDenied"));
+	assert_false(s3_credentials_refused("NoSuchKey"));
+	assert_false(s3_credentials_refused(""));
+}
+
+/* A "!" line keeps an object from being queued while the source runs, not after. */
+static void
+test_ledger_failed(void **state)
+{
+	char dir[] = "/tmp/test_ledger.XXXXXX", cmd[64];
+	struct conf_source src = source("http://a:1", "b", "video_");
+	struct spool sp;
+	struct ledger lg, lg2;
+	struct ledger_entry *e;
+	int rfd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	memset(&sp, 0, sizeof(sp));
+	sp.dirfd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(sp.dirfd >= 0);
+	assert_true((rfd = remote_dir(&sp)) >= 0);
+	assert_int_equal(ledger_open(&lg, rfd, &src), 0);
+	assert_int_equal(ledger_add(&lg, "video_1", "\"e1\""), 0);
+	assert_int_equal(ledger_add(&lg, "video_2", "\"e2\""), 0);
+	assert_int_equal(ledger_fail(&sp, &src, "video_1", "\"e1\""), 0);
+	ledger_read(&lg);
+	assert_non_null(e = ledger_lookup(&lg, "video_1"));
+	assert_true(e->failed);
+	assert_string_equal(e->etag, "\"e1\"");
+	/* The next start (a HUP): the failed one is new again, the other is not. */
+	assert_int_equal(ledger_open(&lg2, rfd, &src), 0);
+	assert_null(ledger_lookup(&lg2, "video_1"));
+	assert_non_null(ledger_lookup(&lg2, "video_2"));
+	/* Queued again, it is an ordinary entry. */
+	assert_int_equal(ledger_add(&lg, "video_1", "\"e1\""), 0);
+	assert_false(ledger_lookup(&lg, "video_1")->failed);
+	close(lg.lfd);
+	close(lg2.lfd);
+	close(rfd);
+	close(sp.dirfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -423,6 +478,8 @@ main(void)
 		cmocka_unit_test(test_error_body),
 		cmocka_unit_test(test_credentials),
 		cmocka_unit_test(test_find_source),
+		cmocka_unit_test(test_refused_codes),
+		cmocka_unit_test(test_ledger_failed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
