@@ -514,7 +514,7 @@ prepare_sandboxed(const struct conf *c, const char *jobdir, const char *rel, con
 	else
 		snprintf(writable, sizeof(writable), "%s", slash ? "/" : ".");
 	if (!said++)
-		log_debug("event=sandbox kind=%s max_time_ms=%llu max_memory=%llu", sandbox_kind(),
+		log_debug("event=sandbox kind=%s max_time_ms=%llu max_memory=%llu", LQ(sandbox_kind()),
 		    (unsigned long long)p->max_time_ms, (unsigned long long)p->max_memory);
 	n = asprintf(&req, "%d%c%s%c%s%c%s%c", isdir, 0, jobdir, 0, rel, 0, name, 0);
 	if (n == -1)
@@ -580,7 +580,7 @@ out:
 	if (rc != PACKET_OK) {
 		/* Nothing half-made stays behind: no tree, no JSON, no env. */
 		if (spool_rmtree(jfd, TREE_DIR) == -1)
-			log_warn("event=prepare_cleanup dir=%s/%s", jobdir, TREE_DIR);
+			log_warn("event=prepare_cleanup job_dir=%s", LQ(jobdir));	/* its tree/ */
 		(void)unlinkat(jfd, MANIFEST_JSON, 0);
 		strv_free(&r->env);
 		r->dir[0] = r->manifest[0] = '\0';
@@ -612,6 +612,6 @@ packet_cleanup(const struct conf *c, const char *jobdir, struct packet_result *r
 
 	if (!c->packet.keep_extracted && path_join(tree, sizeof(tree), jobdir, TREE_DIR) == 0 &&
 	    spool_rmtree(AT_FDCWD, tree) == -1)
-		log_warn("event=cleanup dir=%s", tree);
+		log_warn("event=cleanup dir=%s", LQ(tree));
 	strv_free(&r->env);
 }
