@@ -59,6 +59,26 @@ grow(struct ledger *lg)
 	return 0;
 }
 
+void
+ledger_close(struct ledger *lg)
+{
+	struct ledger_entry *e, *next;
+	size_t i;
+
+	for (i = 0; i < lg->nb; i++)
+		for (e = lg->b[i]; e != NULL; e = next) {
+			next = e->next;
+			free(e->key);
+			free(e);
+		}
+	free(lg->b);
+	if (lg->lfd >= 0)
+		close(lg->lfd);
+	lg->b = NULL;
+	lg->nb = lg->n = 0;
+	lg->lfd = -1;
+}
+
 static struct ledger_entry *
 insert(struct ledger *lg, const char *key, const char *etag)
 {

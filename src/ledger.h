@@ -49,6 +49,9 @@ struct ledger {
 /* Open (create) src's ledger in rfd and read it. 0 or -1 with errno. */
 int  ledger_open(struct ledger *lg, int rfd, const struct conf_source *src);
 
+/* Close the ledger's file and free its table; lg is left empty. */
+void ledger_close(struct ledger *lg);
+
 /* Apply what was appended since the last read (by us or by workers). */
 void ledger_read(struct ledger *lg);
 

@@ -456,8 +456,8 @@ test_ledger_failed(void **state)
 	/* Queued again, it is an ordinary entry. */
 	assert_int_equal(ledger_add(&lg, "video_1", "\"e1\""), 0);
 	assert_false(ledger_lookup(&lg, "video_1")->failed);
-	close(lg.lfd);
-	close(lg2.lfd);
+	ledger_close(&lg);
+	ledger_close(&lg2);
 	close(rfd);
 	close(sp.dirfd);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
