@@ -142,6 +142,7 @@ quick:
 
 lint:
 	test/logcheck.sh --self-test && test/logcheck.sh
+	test/depcheck.py --self-test && test/depcheck.py
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	    --std=c11 --inline-suppr -D_GNU_SOURCE --suppress=missingIncludeSystem src
 	echo $(SRCS) src/launcher/ingestd.c | tr ' ' '\n' | xargs -P 2 -n 1 sh -c 'clang-tidy --quiet "$$@" -- \

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "conf.h"
+#include "conf_types.h"
 #include "conf_keys.h"
 #include "log.h"
 #include "names.h"

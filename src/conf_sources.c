@@ -12,7 +12,7 @@
 #include <strings.h>
 #include <yaml.h>
 
-#include "conf.h"
+#include "conf_types.h"
 #include "conf_keys.h"
 #include "conf_sources.h"
 #include "conf_value.h"

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "conf.h"
+#include "conf_types.h"
 #include "conf_value.h"
 
 struct parser;

@@ -21,8 +21,11 @@
 
 #include "conf.h"
 
-#define EXTRACT_BAD   1	/* the archive is at fault: reason says why */
-#define EXTRACT_PLAIN 2	/* not an archive at all: reason starts with "plain" */
+/* extract_archive()'s results besides 0 and -1 (errno), 20-24 (see packet.h). */
+enum extract_rc {
+	EXTRACT_BAD   = 20,	/* the archive is at fault: reason says why */
+	EXTRACT_PLAIN = 21,	/* not an archive at all: reason starts with "plain" */
+};
 
 #define EXTRACT_RATIO_FLOOR	(1024 * 1024)
 /* Read size handed to libarchive: large reads are most of the speed. */

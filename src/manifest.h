@@ -16,7 +16,10 @@
 
 #include "conf.h"
 
-#define MANIFEST_BAD 1	/* the manifest is at fault: reason says why */
+/* The manifest readers' result besides 0 and -1 (errno): 25 (see packet.h). */
+enum manifest_rc {
+	MANIFEST_BAD = 25,	/* the manifest is at fault: reason says why */
+};
 
 /* A top-level value longer than this is left out of the environment (it stays in the JSON). */
 #define MANIFEST_ENV_VALUE_MAX	(64 * 1024)

@@ -25,7 +25,7 @@
 
 #define TREE_DIR	"tree"
 #define MANIFEST_JSON	"manifest.json"
-#define PREP_PLAIN	100	/* prepare_archive: not an archive */
+#define PREP_PLAIN	19	/* prepare_archive: not an archive (in packet_rc's range, never returned) */
 
 static int
 path_join(char *buf, size_t len, const char *a, const char *b)

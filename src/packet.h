@@ -11,10 +11,16 @@
 
 #include "conf.h"
 
-/* packet_prepare() results */
-#define PACKET_OK   0   /* ready: run the handler */
-#define PACKET_BAD  1   /* the packet is at fault: file it in failed/ with reason */
-#define PACKET_TEMP 2   /* our fault or the system's (ENOSPC, EIO): retry later, errno set */
+/*
+ * packet_prepare()'s results, 10-19: a range of their own, apart from
+ * extract_archive()'s (20-29), manifest_parse()'s (25) and the fetch's
+ * (30-39, fetch_result.h), so a value passed up unchanged is never misread.
+ */
+enum packet_rc {
+	PACKET_OK   = 0,	/* ready: run the handler */
+	PACKET_BAD  = 10,	/* the packet is at fault: file it in failed/ with reason */
+	PACKET_TEMP = 11,	/* our fault or the system's (ENOSPC, EIO): retry later, errno set */
+};
 
 struct packet_result {
 	char        dir[PATH_MAX];      /* INGEST_DIR: extracted tree or the packet folder */
