@@ -164,6 +164,8 @@ children_reap(struct children *ch, int shutting_down)
 		jobs = ch->sb->slot[slot].jobs_done + ch->sb->slot[slot].jobs_failed;
 		/* Dead is dead in the scoreboard too, even while a respawn waits. */
 		ch->sb->slot[slot].pid = 0;
+		/* a download it held is gone with it: its reservation too */
+		__atomic_store_n(&ch->sb->slot[slot].reserved, 0, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&ch->sb->slot[slot].state, SB_FREE, __ATOMIC_RELEASE);
 		if (shutting_down) {
 			/* how: describe()'s status=N or signal=NAME, the daemon's words */

@@ -125,6 +125,7 @@ const struct key conf_keys[] = {
 	KEY("fetch.retries",         K_UINT, fetch.retries, RANGE(0, 100)),
 	KEY("fetch.backoff",         K_DUR,  fetch.backoff_ms, RANGE(0, HOUR)),
 	KEY("fetch.max_bytes",       K_SIZE, fetch.max_bytes, RANGE(1, UINT64_MAX)),
+	KEY("fetch.reserve_max",     K_SIZE, fetch.reserve_max, RANGE(0, UINT64_MAX)),
 	KEY("fetch.max_time",        K_DUR,  fetch.max_time_ms, RANGE(0, DUR_MAX)),
 	KEY("fetch.request_timeout", K_DUR,  fetch.request_timeout_ms, RANGE(SEC, HOUR)),
 	KEY("fetch.tls_verify",      K_BOOL, fetch.tls_verify),

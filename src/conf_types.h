@@ -67,6 +67,7 @@ struct conf_fetch {
 	unsigned    retries;        /* in-transfer retries of 5xx, 429, cut connections */
 	uint64_t    backoff_ms;     /* first retry delay; doubles each time */
 	uint64_t    max_bytes;      /* largest file fetched */
+	uint64_t    reserve_max;    /* all downloads' preallocations; 0: 90% of the spool's filesystem */
 	uint64_t    max_time_ms;    /* one download attempt; 0: from max_bytes (http_max_time_ms) */
 	uint64_t    request_timeout_ms; /* a HEAD, DELETE or listing page, start to end */
 	int         tls_verify;

@@ -79,6 +79,8 @@ struct fetch {
 	int                     no_ranges;	/* the server mishandles Range: one plain GET */
 	int                     allocated;
 	uint64_t                free_bytes;	/* the spool's, at the last preallocation */
+	uint64_t                others;		/* reserved by other downloads, when refused */
+	uint64_t                cap;		/* fetch.reserve_max, resolved; 0: not refused by it */
 	char                    validator[VALIDATOR_MAX];	/* "etag:..." or "lm:..." or "" */
 	char                    version[VERSION_MAX];	/* S3: the version fetched, "" when none */
 	uint64_t                saved_ms;

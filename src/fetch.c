@@ -43,6 +43,7 @@
 #include "log.h"
 #include "ranges.h"
 #include "request.h"
+#include "reserve.h"
 #include "resume.h"
 #include "s3.h"
 #include "s3_delete.h"
@@ -336,6 +337,8 @@ busy:
 	}
 	if (f->fd >= 0)
 		close(f->fd);
+	if (ctl != NULL)
+		reserve_drop(ctl->sb, ctl->slot);	/* done, either way: the blocks are the inbox's */
 	if (f->statefd >= 0)
 		close(f->statefd);
 	explicit_bzero(&f->cr, sizeof(f->cr));

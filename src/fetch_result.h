@@ -14,6 +14,8 @@ enum fetch_result {
 	FETCH_INTERRUPTED	/* ctl->interrupted said stop: nothing lost, resume later */
 };
 
+struct scoreboard;
+
 struct fetch_ctl {
 	/* Polled during transfers; returns 1 to stop now (shutdown). */
 	int  (*interrupted)(void *arg);
@@ -23,6 +25,9 @@ struct fetch_ctl {
 	 * then gives back its disk space and an S3 source's ledger is told.
 	 */
 	int    last;
+	/* Where the download's reservation is counted (reserve.h); sb NULL: nowhere. */
+	struct scoreboard *sb;
+	int    slot;
 };
 
 #endif

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "packet.h"
 #include "ranges.h"
+#include "reserve.h"
 #include "resume.h"
 
 #define SEG_MIN_BYTES  (1024 * 1024)	/* no range smaller than this */
@@ -86,21 +87,47 @@ response_validator(const struct seg *g, char *out, size_t len)
 
 /*
  * Is there room for the rest of the file? A size the filesystem cannot hold
- * is refused before fallocate takes what there is and starves the spool.
+ * is refused before fallocate takes what there is and starves the spool; so
+ * is one that would take the downloads running at once beyond
+ * fetch.reserve_max (f->cap set, f->others what the others hold).
  */
 static int
 room_for(struct fetch *f)
 {
 	struct statvfs vfs;
 	struct stat st;
-	uint64_t have, need;
+	uint64_t have, need, cap;
 
+	f->cap = 0;
 	if (fstatvfs(f->fd, &vfs) == -1 || fstat(f->fd, &st) == -1)
 		return 1;	/* fallocate will tell */
 	have = (uint64_t)st.st_blocks * 512;
 	need = f->total > have ? f->total - have : 0;
 	f->free_bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-	return need <= f->free_bytes;
+	if (need > f->free_bytes)
+		return 0;
+	cap = f->c->fetch.reserve_max;
+	if (cap == 0)
+		cap = (uint64_t)vfs.f_blocks / 10 * 9 * vfs.f_frsize;
+	if (f->ctl != NULL &&
+	    reserve_take(f->ctl->sb, f->ctl->slot, f->total, cap, &f->others) == -1) {
+		f->cap = cap;
+		return 0;
+	}
+	return 1;
+}
+
+/* The reason of a size refused by room_for(). */
+static void
+no_space(struct fetch *f)
+{
+	f->failed = FETCH_TEMP;
+	if (f->cap != 0)
+		snprintf(f->reason, f->reasonlen, "fetch no_space size=%" PRIu64 " free=%" PRIu64
+		    " reserved=%" PRIu64 " max=%" PRIu64, f->total, f->free_bytes, f->others, f->cap);
+	else
+		snprintf(f->reason, f->reasonlen, "fetch no_space size=%" PRIu64 " free=%" PRIu64,
+		    f->total, f->free_bytes);
 }
 
 static int
@@ -206,7 +233,8 @@ check_response(struct seg *g)
 		g->end = f->total - 1;
 	}
 	if (preallocate(f) == -1) {
-		g->why = errno == ENOSPC && f->free_bytes < f->total ? WHY_NOSPACE : WHY_IO;
+		g->why = errno == ENOSPC && (f->free_bytes < f->total || f->cap != 0) ?
+		    WHY_NOSPACE : WHY_IO;
 		g->ioerr = errno;
 		return -1;
 	}
@@ -429,8 +457,8 @@ seg_done(struct fetch *f, struct seg *g, CURLcode res)
 		return set_failed(f, FETCH_TEMP, SEG_FAILED, "fetch error=%s",
 		    download_syserr(qm, sizeof(qm), "write", f->part, g->ioerr));
 	case WHY_NOSPACE:
-		return set_failed(f, FETCH_TEMP, SEG_FAILED, "fetch no_space size=%" PRIu64
-		    " free=%" PRIu64, f->total, f->free_bytes);
+		no_space(f);
+		return SEG_FAILED;
 	case WHY_STOP:
 	case WHY_NONE:
 		break;
@@ -539,10 +567,10 @@ ranges_transfer(struct fetch *f)
 				ranges_stop_all(f);
 				plan(f);
 				if (preallocate(f) == -1 && errno == ENOSPC &&
-				    f->free_bytes < f->total)
-					return set_failed(f, FETCH_TEMP, RANGES_FAILED,
-					    "fetch no_space size=%" PRIu64 " free=%" PRIu64, f->total,
-					    f->free_bytes);
+				    (f->free_bytes < f->total || f->cap != 0)) {
+					no_space(f);
+					return RANGES_FAILED;
+				}
 				if (!f->allocated)
 					return set_failed(f, FETCH_TEMP, RANGES_FAILED,
 					    "fetch error=%s", download_syserr(qe, sizeof(qe),
@@ -577,6 +605,8 @@ ranges_release(struct fetch *f)
 			    (off_t)from, (off_t)(to - from));
 	}
 	f->allocated = 0;	/* a resume reserves the rest again, if there is room */
+	if (f->ctl != NULL)
+		reserve_drop(f->ctl->sb, f->ctl->slot);
 }
 
 void

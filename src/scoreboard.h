@@ -11,7 +11,7 @@
 
 #define SB_FILE     "scoreboard"
 #define SB_MAGIC    0x53676e69u	/* "ingS" */
-#define SB_VERSION  2
+#define SB_VERSION  3
 #define SB_SLOTS    520		/* 256 workers, as many retiring after a reload, and a few others */
 #define SB_BUCKETS  12
 #define SB_STUCK    64		/* packets that cannot be claimed, remembered at once */
@@ -31,6 +31,7 @@ struct sb_slot {
 	int64_t  job_started_ms;	/* realtime, current job */
 	uint64_t jobs_done;
 	uint64_t jobs_failed;
+	uint64_t reserved;	/* spool bytes its download holds preallocated (reserve.h) */
 	char     job[24];
 	char     name[256];
 };

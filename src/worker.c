@@ -271,7 +271,7 @@ out:
 static void
 run_fetch(struct worker *w, struct job *j, uint64_t start)
 {
-	struct fetch_ctl ctl = { interrupted, w, 0 };
+	struct fetch_ctl ctl = { interrupted, w, 0, w->sb, w->slot };
 	char reason[2048] = "", path[PATH_MAX + NAME_MAX + 8];
 	enum fetch_result rc;
 

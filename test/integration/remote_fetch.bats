@@ -303,3 +303,28 @@ blocks_k() { [ -e "$1" ] && du -k "$1" | cut -f1 || echo 0; }
 	[ ! -e "$SPOOL/inbox/huge.bin.part" ] || fail "the .part is left"
 	stop_daemon
 }
+
+# A 2 MiB download held for about 4 s, and one that needs no time at all.
+reserve_refused() { grep -q 'event=retry .*name=fast.bin.url .*fetch no_space size=2097152 free=[0-9]* reserved=2097152 max=3145728' "$LOG"; }
+slow_reserved() { [ "$(blocks_k "$SPOOL/inbox/slow.bin.part")" -ge 2048 ]; }
+done_both() { [ -e "$SPOOL/done/slow.bin" ] && [ -e "$SPOOL/done/fast.bin" ]; }
+
+@test "downloads running at once reserve no more than fetch.reserve_max together: the second waits, with the sizes, and completes after the first" {
+	RETRIES=30 FETCH_RETRIES=0 fetch_conf
+	echo "  reserve_max: 3MiB" >>"$CONF"
+	start_daemon
+	drop_url slow.bin.url "http://127.0.0.1:$MB_PORT/drip?size=2097152&bps=524288"
+	wait_for grep -q 'event=fetch name=slow.bin ' "$LOG"
+	wait_until 20 slow_reserved ||
+	    fail "the slow download reserved $(blocks_k "$SPOOL/inbox/slow.bin.part") KiB"
+	drop_url fast.bin.url "http://127.0.0.1:$MB_PORT/ok/fast?size=2097152"
+	# Each fits alone (2 MiB of 3); together they do not: the second waits.
+	wait_until 30 reserve_refused || fail "no refusal naming the reservation in $LOG"
+	[ ! -e "$SPOOL/done/fast.bin" ] || fail "the second download went past the cap"
+	wait_until 60 done_both || fail "not both downloaded: $(ls "$SPOOL"/done "$SPOOL"/failed 2>&1)"
+	gen_file 2097152 "$BATS_TEST_TMPDIR/expect"
+	cmp "$BATS_TEST_TMPDIR/expect" "$SPOOL/done/slow.bin"
+	cmp "$BATS_TEST_TMPDIR/expect" "$SPOOL/done/fast.bin"
+	[ -z "$(ls "$SPOOL/failed" 2>/dev/null)" ] || fail "failed: $(ls "$SPOOL/failed")"
+	stop_daemon
+}
