@@ -328,3 +328,23 @@ done_both() { [ -e "$SPOOL/done/slow.bin" ] && [ -e "$SPOOL/done/fast.bin" ]; }
 	[ -z "$(ls "$SPOOL/failed" 2>/dev/null)" ] || fail "failed: $(ls "$SPOOL/failed")"
 	stop_daemon
 }
+
+@test "a worker killed while its download holds a reservation gives it back: the next download is not refused" {
+	RETRIES=0 FETCH_RETRIES=0 fetch_conf
+	echo "  reserve_max: 3MiB" >>"$CONF"
+	start_daemon
+	# 2 MiB at 64 KiB a second: held for half a minute unless its worker dies.
+	drop_url slow.bin.url "http://127.0.0.1:$MB_PORT/drip?size=2097152&bps=65536"
+	wait_for grep -q 'event=fetch name=slow.bin ' "$LOG"
+	wait_until 20 slow_reserved || fail "the slow download reserved $(blocks_k "$SPOOL/inbox/slow.bin.part") KiB"
+	local pid
+	pid=$(sed -n 's/.* pid=\([0-9]*\) event=fetch name=slow\.bin .*/\1/p' "$LOG" | head -n 1)
+	[ -n "$pid" ] || fail "no worker pid for the slow download in $LOG"
+	kill -KILL "$pid"
+	# A crash with no retries left: filed failed, not downloaded again.
+	wait_until 30 failed_url slow.bin.url || fail "the killed download was not filed failed"
+	drop_url fast.bin.url "http://127.0.0.1:$MB_PORT/ok/fast?size=2097152"
+	wait_until 30 test -e "$SPOOL/done/fast.bin" || fail "not downloaded: $(grep fast.bin "$LOG" | tail -3)"
+	! reserve_refused || fail "refused for the dead worker's reservation: $(grep 'name=fast.bin.url' "$LOG")"
+	stop_daemon
+}
