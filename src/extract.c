@@ -96,20 +96,30 @@ static int
 bad(struct xstate *x, const char *kw, const char *entry, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-static int
-bad(struct xstate *x, const char *kw, const char *entry, const char *fmt, ...)
+int
+extract_vreason(char *reason, size_t len, const char *kw, const char *entry, const char *fmt,
+    va_list ap)
 {
 	char q[512], more[1024] = "";
-	va_list ap;
 
-	va_start(ap, fmt);
 	/* clang-tidy 14 carries va_list state over from log.c when given several files. */
 	if (fmt)
 		vsnprintf(more, sizeof(more), fmt, ap);	/* NOLINT(clang-analyzer-valist.Uninitialized) */
-	va_end(ap);
-	snprintf(x->reason, x->reasonlen, "%s%s%s%s%s", kw, entry ? " entry=" : "",
+	snprintf(reason, len, "%s%s%s%s%s", kw, entry ? " entry=" : "",
 	    entry ? log_quote(q, sizeof(q), entry) : "", more[0] ? " " : "", more);
 	return EXTRACT_BAD;
+}
+
+static int
+bad(struct xstate *x, const char *kw, const char *entry, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = extract_vreason(x->reason, x->reasonlen, kw, entry, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 static const char *

@@ -16,6 +16,7 @@
 #ifndef INGESTD_EXTRACT_H
 #define INGESTD_EXTRACT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,14 @@ struct extract_stats {
  */
 int  extract_archive(int fd, const char *dest, const struct conf_packet *p,
     struct extract_stats *st, char *reason, size_t reasonlen);
+
+/*
+ * A reason as the extraction writes them, "KEYWORD [entry=NAME] [more]": the
+ * name (from the packet) quoted and cut so the reason fits a journal line.
+ * Returns EXTRACT_BAD, for "return extract_vreason(...)".
+ */
+int  extract_vreason(char *reason, size_t len, const char *kw, const char *entry, const char *fmt,
+    va_list ap) __attribute__((format(printf, 5, 0)));
 
 /*
  * 1 when a symlink at entry (a relative path in the tree) pointing at target

@@ -40,16 +40,13 @@ bad(struct walk *w, const char *kw, const char *entry, const char *fmt, ...)
 static int
 bad(struct walk *w, const char *kw, const char *entry, const char *fmt, ...)
 {
-	char q[512], more[1024] = "";
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	if (fmt)
-		vsnprintf(more, sizeof(more), fmt, ap);	/* NOLINT(clang-analyzer-valist.Uninitialized) */
+	rc = extract_vreason(w->reason, w->reasonlen, kw, entry, fmt, ap);
 	va_end(ap);
-	snprintf(w->reason, w->reasonlen, "%s%s%s%s%s", kw, entry ? " entry=" : "",
-	    entry ? log_quote(q, sizeof(q), entry) : "", more[0] ? " " : "", more);
-	return EXTRACT_BAD;
+	return rc;
 }
 
 static int

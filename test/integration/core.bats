@@ -236,12 +236,9 @@ os.close(os.open(d + "/DCIM.zip", os.O_CREAT | os.O_WRONLY, 0o640))' "$SPOOL/don
 @test "the message queue has no name while the daemon runs: a SIGKILL leaves none behind" {
 	write_conf
 	start_daemon
-	local fd link found=
-	for fd in /proc/"$DAEMON_PID"/fd/*; do
-		link=$(readlink "$fd") || continue
-		case $link in /ingestd.*) found=$link ;; esac
-	done
-	[ -n "$found" ] || fail "the supervisor holds no queue: $(ls -l /proc/"$DAEMON_PID"/fd)"
+	local fd found
+	fd=$(queue_fd) || fail "the supervisor holds no queue: $(ls -l /proc/"$DAEMON_PID"/fd)"
+	found=$(readlink "$fd")
 	[[ $found == *" (deleted)" ]] || fail "the queue still has its name: $found"
 	drop q.zip
 	wait_for all_finished

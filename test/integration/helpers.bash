@@ -600,3 +600,13 @@ fail() {
 	echo "# $*" >&2
 	return 1
 }
+
+# queue_fd: the /proc path of the supervisor's descriptor of its message
+# queue (the queue itself is unlinked once made); fails when it holds none.
+queue_fd() {
+	local fd
+	for fd in /proc/"$DAEMON_PID"/fd/*; do
+		case $(readlink "$fd") in /ingestd.*) echo "$fd"; return 0 ;; esac
+	done
+	return 1
+}

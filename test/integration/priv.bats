@@ -132,12 +132,8 @@ handler_said() { grep -h '^id ' "$SPOOL/done/$1.log"; }
 	EOF
 	start_daemon
 	# The queue is unlinked once made: look at it through the supervisor's descriptor.
-	local fd link q=
-	for fd in /proc/"$DAEMON_PID"/fd/*; do
-		link=$(readlink "$fd") || continue
-		case $link in /ingestd.*) q=$fd ;; esac
-	done
-	[ -n "$q" ] || fail "the supervisor holds no queue"
+	local q
+	q=$(queue_fd) || fail "the supervisor holds no queue"
 	run stat -L -c '%a %U' "$q"
 	[ "$status" -eq 0 ] || fail "stat of the queue: $output"
 	[ "$output" = "600 nobody" ] || fail "queue: $output"
