@@ -158,8 +158,22 @@ discard(struct fetch *f)
 static void
 given_up(struct fetch *f)
 {
-	if (f->statefd >= 0)	/* not opened: there is no .part of ours */
+	int fd;
+
+	if (f->statefd >= 0)
 		discard(f);
+	else if (f->stem[0] != '\0' &&
+	    (fd = openat(f->s->inboxfd, f->statef, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
+		/*
+		 * An earlier attempt's .part, and this one failed before taking it
+		 * over (its credentials could not be read): the source counts a
+		 * .part as a download under way, so left here it would strand the
+		 * object. Unless a download of the same name holds it right now.
+		 */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			discard(f);
+		close(fd);
+	}
 	if (f->rq.src != NULL && ledger_fail(f->s, f->rq.src, f->rq.key, f->rq.etag) == -1)
 		log_warn("event=ledger name=%s", LQ(f->stem));
 }
