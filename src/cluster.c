@@ -199,7 +199,7 @@ cluster_setup_markers(struct cluster *cl, char *err, size_t errlen)
 	 * listed again.
 	 */
 	kc.TTL = (int64_t)(cluster_window_ms(cl->c) + cc->max_deliver * cc->lease_ms +
-	    24ULL * 3600 * 1000);
+	    24ULL * 3600 * 1000) * NS_PER_MS;	/* nanoseconds, as the stream's MaxAge */
 	if ((s = js_CreateKeyValue(&cl->kv, cl->js, &kc)) != NATS_OK) {
 		nats_err(err, errlen, "markers bucket", s, 0);
 		return -1;
