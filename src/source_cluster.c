@@ -203,7 +203,7 @@ scl_claim(struct scl *sc, int64_t wait_ms)
 	room = held < 0 ? 0 : (int)sc->c->workers - held;
 	if (room <= 0) {
 		ts.tv_sec = 0;
-		ts.tv_nsec = (long)wait_ms * 1000000L;
+		ts.tv_nsec = 50 * 1000000L;	/* a slot frees when a download is filed */
 		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 			;
 		return;
