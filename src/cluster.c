@@ -222,6 +222,7 @@ cluster_setup_source(struct cluster *cl, const struct conf_source *src, char *er
 	jsErrCode jerr = 0;
 	natsStatus s;
 
+	err[0] = '\0';
 	if (cl->sub != NULL)
 		return cluster_setup_markers(cl, err, errlen);
 	source_id(src, sid);
@@ -238,7 +239,16 @@ cluster_setup_source(struct cluster *cl, const struct conf_source *src, char *er
 	sc.Replicas = (int64_t)cc->replicas;
 	sc.Duplicates = (int64_t)cluster_window_ms(cl->c) * NS_PER_MS;
 	s = js_AddStream(&si, cl->js, &sc, NULL, &jerr);
-	if (s != NATS_OK && jerr != JSStreamNameExistErr) {
+	if (s != NATS_OK && jerr == JSStreamNameExistErr) {
+		/* Made by another host or an older config: take this config's settings. */
+		jerr = 0;
+		if ((s = js_UpdateStream(&si, cl->js, &sc, NULL, &jerr)) != NATS_OK) {
+			/* It works as it is: say so, and go on with its settings. */
+			nats_err(err, errlen, "stream kept as it is", s, jerr);
+			s = NATS_OK;
+		}
+	}
+	if (s != NATS_OK) {
 		nats_err(err, errlen, "stream", s, jerr);
 		return -1;
 	}
@@ -252,7 +262,14 @@ cluster_setup_source(struct cluster *cl, const struct conf_source *src, char *er
 	ccf.DeliverPolicy = js_DeliverAll;
 	jerr = 0;
 	s = js_AddConsumer(&ci, cl->js, cl->stream, &ccf, NULL, &jerr);
-	if (s != NATS_OK && jerr != JSConsumerNameExistErr) {
+	if (s != NATS_OK && jerr == JSConsumerNameExistErr) {
+		jerr = 0;
+		if ((s = js_UpdateConsumer(&ci, cl->js, cl->stream, &ccf, NULL, &jerr)) != NATS_OK) {
+			nats_err(err, errlen, "consumer kept as it is", s, jerr);
+			s = NATS_OK;
+		}
+	}
+	if (s != NATS_OK) {
 		nats_err(err, errlen, "consumer", s, jerr);
 		return -1;
 	}
