@@ -43,6 +43,17 @@ cluster_window_ms(const struct conf *c)
 	return w;
 }
 
+int
+cluster_keeps_objects(const struct conf *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->sources.n; i++)
+		if (c->sources.v[i].del == SOURCE_DELETE_NEVER)
+			return 1;
+	return 0;
+}
+
 static void
 nats_err(char *err, size_t len, const char *what, natsStatus s, jsErrCode jerr)
 {
@@ -194,12 +205,15 @@ cluster_setup_markers(struct cluster *cl, char *err, size_t errlen)
 	kc.StorageType = js_FileStorage;
 	/*
 	 * A marker outlives every redelivery of its message and every publish the
-	 * duplicates window would let through again: the window, max_deliver
-	 * leases, and a day besides, since an object whose delete failed is
-	 * listed again.
+	 * duplicates window would let through again, and a week besides: an
+	 * object whose delete failed is still listed, and published again after
+	 * an hour (source.c). With delete: never the objects stay listed for
+	 * good, and so must the markers.
 	 */
-	kc.TTL = (int64_t)(cluster_window_ms(cl->c) + cc->max_deliver * cc->lease_ms +
-	    24ULL * 3600 * 1000) * NS_PER_MS;	/* nanoseconds, as the stream's MaxAge */
+	kc.TTL = 0;
+	if (!cluster_keeps_objects(cl->c))
+		kc.TTL = (int64_t)(cluster_window_ms(cl->c) + cc->max_deliver * cc->lease_ms +
+		    7ULL * 24 * 3600 * 1000) * NS_PER_MS;	/* nanoseconds, as MaxAge */
 	if ((s = js_CreateKeyValue(&cl->kv, cl->js, &kc)) != NATS_OK) {
 		nats_err(err, errlen, "markers bucket", s, 0);
 		return -1;

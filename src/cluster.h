@@ -53,6 +53,9 @@ const char *cluster_node(const struct cluster *cl);
 int  cluster_setup_source(struct cluster *cl, const struct conf_source *src, char *err,
     size_t errlen);
 
+/* 1 when a source has delete: never: its objects stay listed, markers never expire. */
+int  cluster_keeps_objects(const struct conf *c);
+
 /* The stream's duplicates window: 2 minutes, or twice the longest source poll. */
 uint64_t cluster_window_ms(const struct conf *c);
 
