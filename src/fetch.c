@@ -209,7 +209,8 @@ run(struct fetch *f)
 {
 	const char *phase;
 	struct stat st;
-	unsigned restarts;
+	unsigned restarts, i;
+	uint64_t have;
 	enum ranges_result tr;
 	enum fetch_result rc;
 	char q[S3_URL_MAX + 8];
@@ -229,8 +230,10 @@ run(struct fetch *f)
 		if (strcmp(phase, "verified") == 0)
 			return commit(f);
 		fresh = 0;
-		log_info("event=fetch_resume name=%s size=%llu segments=%u", LQ(f->stem),
-		    (unsigned long long)f->total, f->nseg);
+		for (i = 0, have = 0; i < f->nseg; i++)
+			have += f->seg[i].done;
+		log_info("event=fetch_resume name=%s size=%llu have=%llu segments=%u", LQ(f->stem),
+		    (unsigned long long)f->total, (unsigned long long)have, f->nseg);
 	}
 	for (restarts = 0;; restarts++) {
 		if (fresh) {

@@ -206,6 +206,12 @@ check_response(struct seg *g)
 		g->done = 0;
 		curl_easy_getinfo(g->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 		f->total = cl >= 0 ? (uint64_t)cl : UNKNOWN;
+		/* A 200 to a Range request: the whole file, on one connection, no resume. */
+		if (!f->no_ranges && cl != 0) {
+			log_info("event=fetch_no_ranges name=%s status=200 note=\"the server "
+			    "ignores Range: one connection, no resume\"", LQ(f->stem));
+			f->no_ranges = 1;
+		}
 		g->end = f->total == UNKNOWN ? UNKNOWN : f->total - 1;
 		g->probe = 0;
 	}
@@ -446,6 +452,11 @@ seg_done(struct fetch *f, struct seg *g, CURLcode res)
 	case WHY_SPLIT:
 		return SEG_RESTART;	/* handled by the caller: plan the ranges */
 	case WHY_NORANGE:
+		/* Once per download: from here on it is one plain GET. */
+		if (!f->no_ranges)
+			log_info("event=fetch_no_ranges name=%s status=%ld note=\"the server "
+			    "does not honour Range: one connection, no resume\"", LQ(f->stem),
+			    g->status);
 		f->no_ranges = 1;
 		return SEG_RESTART;
 	case WHY_CHANGED:

@@ -130,6 +130,11 @@ slow_requests_at_least() { [ "$(slow_requests)" -ge "$1" ]; }
 	cmp "$FILES/big.bin" "$SPOOL/done/big.bin"
 	no_leftovers big.bin
 	grep -q 'event=fetch_resume name=big.bin' "$LOG" || fail "no event=fetch_resume in $LOG"
+	# It says how much it resumed from: what the state had, not 0.
+	local have
+	have=$(sed -n 's/.*event=fetch_resume name=big.bin .*have=\([0-9]*\).*/\1/p' "$LOG" | head -1)
+	[ "${have:-0}" -ge "$before" ] && [ "$before" -gt 0 ] ||
+	    fail "fetch_resume have=${have:-none}, the state had $before"
 	# What the state recorded was not fetched again: the second run asked for
 	# the rest, from where each range stopped. (Bytes nginx sent the first run
 	# beyond the last saved state are lost by design: it is saved once a second.)
@@ -244,6 +249,11 @@ slow_requests_at_least() { [ "$(slow_requests)" -ge "$1" ]; }
 	cmp "$T/expect" "$SPOOL/done/badrange.bin"
 	curl -s "http://127.0.0.1:$MB_PORT/log" | grep '/badrange' | grep -q '"range": null' ||
 	    fail "no plain GET after the wrong Content-Range"
+	# Said once per download, not once per range that found out.
+	[ "$(grep -c 'event=fetch_no_ranges name=norange.bin' "$LOG")" -eq 1 ] ||
+	    fail "event=fetch_no_ranges not logged exactly once for norange.bin in $LOG"
+	[ "$(grep -c 'event=fetch_no_ranges name=badrange.bin' "$LOG")" -eq 1 ] ||
+	    fail "event=fetch_no_ranges not logged exactly once for badrange.bin in $LOG"
 	stop_daemon
 }
 
