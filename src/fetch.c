@@ -47,6 +47,7 @@
 #include "resume.h"
 #include "s3.h"
 #include "s3_delete.h"
+#include "scoreboard.h"
 #include "fetch_cluster.h"
 #include "digest.h"
 
@@ -374,6 +375,8 @@ busy:
 		close(f->fd);
 	if (ctl != NULL)
 		reserve_drop(ctl->sb, ctl->slot);	/* done, either way: the blocks are the inbox's */
+	if (ctl != NULL)
+		sb_download_end(ctl->sb, ctl->slot);
 	if (f->statefd >= 0)
 		close(f->statefd);
 	explicit_bzero(&f->cr, sizeof(f->cr));

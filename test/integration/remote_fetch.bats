@@ -114,6 +114,14 @@ slow_requests_at_least() { [ "$(slow_requests)" -ge "$1" ]; }
 	# 2 MB/s per connection: about 3 s for the file, so it can be stopped halfway.
 	drop_url big.bin.url "http://127.0.0.1:$NGINX_PORT/slow/big.bin" "sha256=$(sha "$FILES/big.bin")"
 	wait_for half_done
+	# status shows the download under way: its bytes, its total, a rate and an ETA.
+	local st
+	st=$("$INGESTD" status -c "$CONF")
+	grep -A2 '^downloads:' <<<"$st" | grep 'big\.bin' | grep -vq ' ? ' ||
+	    fail "no download line for big.bin in status: $st"
+	"$INGESTD" status -c "$CONF" --json | jq -e '[.workers[] | select(.download != null) |
+	    .download | select(.have > 0 and .total > .have and .rate > 0 and .eta_s >= 0)] |
+	    length == 1' >/dev/null || fail "no download in status --json"
 	kill -KILL -- "-$DAEMON_PID"
 	wait "$DAEMON_PID" 2>/dev/null || true
 	DAEMON_PID=
