@@ -156,6 +156,22 @@ slow_requests_at_least() { [ "$(slow_requests)" -ge "$1" ]; }
 	stop_daemon
 }
 
+@test "the handler of a URL packet is told INGEST_SOURCE=url and the URL, without its password" {
+	fetch_conf
+	sed -i 's|command: \[/bin/true\]|command: [sh, -c, "env \| grep ^INGEST_ \| sort"]|' "$CONF"
+	start_daemon
+	drop_url small.bin.url "http://user:secret@127.0.0.1:$NGINX_PORT/small.bin"
+	wait_for test -e "$SPOOL/done/small.bin.log"
+	grep -qx 'INGEST_SOURCE=url' "$SPOOL/done/small.bin.log" ||
+	    fail "$(cat "$SPOOL/done/small.bin.log")"
+	grep -qx "INGEST_URL=http://user:***@127.0.0.1:$NGINX_PORT/small.bin" "$SPOOL/done/small.bin.log" ||
+	    grep -qx "INGEST_URL=http://127.0.0.1:$NGINX_PORT/small.bin" "$SPOOL/done/small.bin.log" ||
+	    fail "no INGEST_URL without the password in $(cat "$SPOOL/done/small.bin.log")"
+	! grep -q secret "$SPOOL/done/small.bin.log" || fail "the password reached the handler"
+	! grep -q INGEST_S3_ "$SPOOL/done/small.bin.log"
+	stop_daemon
+}
+
 @test "404 fails at once with the status and the URL, and leaves nothing behind" {
 	fetch_conf
 	start_daemon
