@@ -47,6 +47,7 @@
 #include "resume.h"
 #include "s3.h"
 #include "s3_delete.h"
+#include "fetch_cluster.h"
 #include "digest.h"
 
 #define RESTARTS_MAX   3
@@ -91,7 +92,9 @@ verify(struct fetch *f)
 		return set_reason(f, FETCH_TEMP, "fetch error=\"stat: %s\"", strerror(errno));
 	if ((uint64_t)st.st_size != f->total && ftruncate(f->fd, (off_t)f->total) == -1)
 		return set_reason(f, FETCH_TEMP, "fetch error=\"truncate: %s\"", strerror(errno));
-	if (f->rq.size >= 0 && (uint64_t)f->rq.size != f->total)
+	/* An S3 object fetched under its listed ETag is as big as the GET said (ranges.c). */
+	if (f->rq.size >= 0 && (uint64_t)f->rq.size != f->total &&
+	    !(f->rq.src != NULL && strncmp(f->validator, "etag:", 5) == 0))
 		return set_reason(f, FETCH_BAD, "fetch size_mismatch expected=%lld got=%" PRIu64,
 		    f->rq.size, f->total);
 	if (f->rq.sha256[0] == '\0')
@@ -122,8 +125,15 @@ verify(struct fetch *f)
 static enum fetch_result
 commit(struct fetch *f)
 {
+	enum fetch_result rc;
+
 	if (fsync(f->fd) == -1)
 		return set_reason(f, FETCH_TEMP, "fetch error=\"fsync: %s\"", strerror(errno));
+	/* Cluster: the marker is the commit point; verified and durable before it. */
+	if ((rc = fetch_cluster_mark(f)) != FETCH_OK) {
+		(void)resume_save(f, "verified", 1);
+		return rc;
+	}
 	if (resume_save(f, "commit", 1) == -1)
 		return set_reason(f, FETCH_TEMP, "fetch error=\"state: %s\"", strerror(errno));
 	if (renameat2(f->s->inboxfd, f->part, f->s->inboxfd, f->stem, RENAME_NOREPLACE) == -1) {
@@ -289,6 +299,7 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 	snprintf(f->statef, sizeof(f->statef), ".%s.part.state", f->stem);
 	switch (request_read(&f->rq, c, urlfile, reason, reasonlen)) {
 	case REQUEST_OK:
+		fetch_cluster_begin(f);
 		break;
 	case REQUEST_BAD:
 		rc = FETCH_BAD;
@@ -331,6 +342,12 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 	log_info("event=fetch name=%s url=%s", LQ(f->stem), log_quote(err, sizeof(err), f->rq.shown));
 	f->deadline_ms = clock_mono_ms() + http_max_time_ms(c, f->rq.src);
 	rc = run(f);
+	if (rc == FETCH_BAD || (rc == FETCH_TEMP && ctl != NULL && ctl->last))
+		rc = fetch_cluster_failed(f, rc);
+	if (rc == FETCH_DUPLICATE) {
+		discard(f);
+		log_info("event=duplicate name=%s marker=%s", LQ(f->stem), LQ(f->owner));
+	}
 	if (rc == FETCH_OK) {
 		if (f->rq.src != NULL && f->rq.src->del == SOURCE_DELETE_AFTER_COMMIT &&
 		    s3_delete_fetched(f) == FETCH_INTERRUPTED) {
@@ -343,6 +360,7 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 out:
 	if (rc == FETCH_BAD || (rc == FETCH_TEMP && ctl != NULL && ctl->last))
 		given_up(f);
+	fetch_cluster_end(f, rc);
 busy:
 	http_set_stop(NULL, NULL);
 	if (f->multi != NULL) {

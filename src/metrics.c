@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cluster_state.h"
+#include "ledger.h"
 #include "metrics.h"
 #include "names.h"
 #include "queue.h"
@@ -115,6 +117,34 @@ metrics_print(FILE *fp, const struct scoreboard *sb, long inbox_backlog, long qu
 	    (unsigned long long)h->hints_missed, (double)h->started_ms / 1000.0);
 }
 
+/* Cluster mode only: what the S3 source last wrote of the cluster. */
+static void
+print_cluster(FILE *fp, const struct spool *s)
+{
+	struct cluster_state st;
+	int rfd = openat(s->dirfd, REMOTE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (rfd == -1)
+		return;
+	if (cluster_state_read(rfd, &st) == 0)
+		fprintf(fp,
+		    "# HELP ingestd_cluster_connected 1 when the S3 source is connected to NATS.\n"
+		    "# TYPE ingestd_cluster_connected gauge\n"
+		    "ingestd_cluster_connected %d\n"
+		    "# HELP ingestd_cluster_pending Objects in the work stream no host has claimed.\n"
+		    "# TYPE ingestd_cluster_pending gauge\n"
+		    "ingestd_cluster_pending %llu\n"
+		    "# HELP ingestd_cluster_unacked Objects claimed by some host, not yet acked.\n"
+		    "# TYPE ingestd_cluster_unacked gauge\n"
+		    "ingestd_cluster_unacked %llu\n"
+		    "# HELP ingestd_cluster_leases Objects this host holds a lease on.\n"
+		    "# TYPE ingestd_cluster_leases gauge\n"
+		    "ingestd_cluster_leases %llu\n", st.connected,
+		    (unsigned long long)st.pending, (unsigned long long)st.unacked,
+		    (unsigned long long)st.leases);
+	close(rfd);
+}
+
 int
 metrics_write(const char *path, const struct scoreboard *sb, const struct spool *s, mqd_t q,
     const struct strv *ignore)
@@ -154,6 +184,7 @@ metrics_write_mode(const char *path, mode_t mode, const struct scoreboard *sb,
 		return -1;
 	}
 	metrics_print(fp, sb, metrics_inbox_backlog(s->inboxfd, ignore), queue_depth(q));
+	print_cluster(fp, s);
 	if (fflush(fp) == EOF || fsync(fileno(fp)) == -1) {
 		e = errno;
 		fclose(fp);

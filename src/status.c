@@ -13,7 +13,10 @@
 #include "cli_spool.h"
 #include "conf.h"
 #include "job.h"
+#include "clock.h"
+#include "cluster_state.h"
 #include "json.h"
+#include "ledger.h"
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
@@ -239,11 +242,37 @@ print_text(const struct scoreboard *sb, const char *spool, long backlog, int64_t
 }
 
 static void
-print_extra_text(const struct scoreboard *sb, const struct deferred_list *dl, int64_t now)
+print_extra_text(const struct scoreboard *sb, const struct deferred_list *dl, int64_t now,
+    const struct cluster_state *cs)
 {
 	print_deferred_text(dl, now);
 	print_stuck_text(sb, now);
+	if (cs != NULL)
+		printf("cluster: %s server=%s node=%s stream=%s pending=%llu unacked=%llu "
+		    "leases=%llu\n", cs->connected ? "connected" : "disconnected",
+		    SHOW(cs->server), SHOW(cs->node), SHOW(cs->stream),
+		    (unsigned long long)cs->pending, (unsigned long long)cs->unacked,
+		    (unsigned long long)cs->leases);
 }
+
+/* The S3 source's view of the cluster; NULL when not in cluster mode. */
+static const struct cluster_state *
+read_cluster(int dirfd, const struct conf *c, struct cluster_state *cs)
+{
+	int rfd, rc;
+
+	if ((rfd = openat(dirfd, REMOTE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return NULL;
+	rc = cluster_state_read(rfd, cs);
+	close(rfd);
+	if (rc == -1)
+		return NULL;
+	/* With -d the config is not known: a file the source rewrites now says enough. */
+	if (c->cluster.nats.n == 0 && clock_real_ms() - cs->time_ms > 10000)
+		return NULL;
+	return cs;
+}
+
 
 static void
 jnum(struct json *j, const char *key, long long v, int comma)
@@ -313,9 +342,27 @@ stuck_json(struct json *j, const struct scoreboard *sb, int64_t now)
 	jnum(j, "stuck_more", (long long)(sb->hdr.stuck_overflow ? 1 : 0), 1);
 }
 
+static void
+cluster_json(struct json *j, const struct cluster_state *cs)
+{
+	if (cs == NULL) {
+		json_raw(j, "\"cluster\":null,", 15);
+		return;
+	}
+	json_raw(j, "\"cluster\":{", 11);
+	jstr(j, "state", cs->connected ? "connected" : "disconnected", 1);
+	jstr(j, "server", cs->server, 1);
+	jstr(j, "node", cs->node, 1);
+	jstr(j, "stream", cs->stream, 1);
+	jnum(j, "pending", (long long)cs->pending, 1);
+	jnum(j, "unacked", (long long)cs->unacked, 1);
+	jnum(j, "leases", (long long)cs->leases, 0);
+	json_raw(j, "},", 2);
+}
+
 static int
 print_json(const struct scoreboard *sb, const char *spool, long backlog, int64_t now,
-    const struct deferred_list *dl)
+    const struct deferred_list *dl, const struct cluster_state *cs)
 {
 	const struct sb_header *h = &sb->hdr;
 	struct json j;
@@ -337,6 +384,7 @@ print_json(const struct scoreboard *sb, const char *spool, long backlog, int64_t
 	jnum(&j, "inbox_backlog", backlog, 1);
 	deferred_json(&j, dl, now);
 	stuck_json(&j, sb, now);
+	cluster_json(&j, cs);
 	jnum(&j, "workers_target", h->workers_target, 1);
 	json_raw(&j, "\"workers\":[", 11);
 	for (i = 0; i < SB_SLOTS; i++) {
@@ -404,6 +452,8 @@ status_main(int argc, char *argv[])
 	char pid[32] = "";
 	const struct scoreboard *sb;
 	struct deferred_list dl;
+	struct cluster_state cs;
+	const struct cluster_state *csp;
 	struct conf c;
 	int ch, json = 0, dirfd, inboxfd, lockfd, rc;
 	long backlog;
@@ -465,11 +515,12 @@ status_main(int argc, char *argv[])
 	if (inboxfd >= 0)
 		close(inboxfd);
 	list_deferred(dirfd, &dl);
+	csp = read_cluster(dirfd, &c, &cs);
 	if (json)
-		rc = print_json(sb, spool, backlog, sb_now_ms(), &dl) == 0 ? 0 : EX_OSERR;
+		rc = print_json(sb, spool, backlog, sb_now_ms(), &dl, csp) == 0 ? 0 : EX_OSERR;
 	else {
 		print_text(sb, spool, backlog, sb_now_ms());
-		print_extra_text(sb, &dl, sb_now_ms());
+		print_extra_text(sb, &dl, sb_now_ms(), csp);
 		rc = 0;
 	}
 	free(dl.v);
