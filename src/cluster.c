@@ -43,6 +43,17 @@ cluster_window_ms(const struct conf *c)
 	return w;
 }
 
+int
+cluster_keeps_objects(const struct conf *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->sources.n; i++)
+		if (c->sources.v[i].del == SOURCE_DELETE_NEVER)
+			return 1;
+	return 0;
+}
+
 static void
 nats_err(char *err, size_t len, const char *what, natsStatus s, jsErrCode jerr)
 {
@@ -194,12 +205,15 @@ cluster_setup_markers(struct cluster *cl, char *err, size_t errlen)
 	kc.StorageType = js_FileStorage;
 	/*
 	 * A marker outlives every redelivery of its message and every publish the
-	 * duplicates window would let through again: the window, max_deliver
-	 * leases, and a day besides, since an object whose delete failed is
-	 * listed again.
+	 * duplicates window would let through again, and a week besides: an
+	 * object whose delete failed is still listed, and published again after
+	 * an hour (source.c). With delete: never the objects stay listed for
+	 * good, and so must the markers.
 	 */
-	kc.TTL = (int64_t)(cluster_window_ms(cl->c) + cc->max_deliver * cc->lease_ms +
-	    24ULL * 3600 * 1000) * NS_PER_MS;	/* nanoseconds, as the stream's MaxAge */
+	kc.TTL = 0;
+	if (!cluster_keeps_objects(cl->c))
+		kc.TTL = (int64_t)(cluster_window_ms(cl->c) + cc->max_deliver * cc->lease_ms +
+		    7ULL * 24 * 3600 * 1000) * NS_PER_MS;	/* nanoseconds, as MaxAge */
 	if ((s = js_CreateKeyValue(&cl->kv, cl->js, &kc)) != NATS_OK) {
 		nats_err(err, errlen, "markers bucket", s, 0);
 		return -1;
@@ -222,6 +236,7 @@ cluster_setup_source(struct cluster *cl, const struct conf_source *src, char *er
 	jsErrCode jerr = 0;
 	natsStatus s;
 
+	err[0] = '\0';
 	if (cl->sub != NULL)
 		return cluster_setup_markers(cl, err, errlen);
 	source_id(src, sid);
@@ -238,7 +253,16 @@ cluster_setup_source(struct cluster *cl, const struct conf_source *src, char *er
 	sc.Replicas = (int64_t)cc->replicas;
 	sc.Duplicates = (int64_t)cluster_window_ms(cl->c) * NS_PER_MS;
 	s = js_AddStream(&si, cl->js, &sc, NULL, &jerr);
-	if (s != NATS_OK && jerr != JSStreamNameExistErr) {
+	if (s != NATS_OK && jerr == JSStreamNameExistErr) {
+		/* Made by another host or an older config: take this config's settings. */
+		jerr = 0;
+		if ((s = js_UpdateStream(&si, cl->js, &sc, NULL, &jerr)) != NATS_OK) {
+			/* It works as it is: say so, and go on with its settings. */
+			nats_err(err, errlen, "stream kept as it is", s, jerr);
+			s = NATS_OK;
+		}
+	}
+	if (s != NATS_OK) {
 		nats_err(err, errlen, "stream", s, jerr);
 		return -1;
 	}
@@ -252,7 +276,14 @@ cluster_setup_source(struct cluster *cl, const struct conf_source *src, char *er
 	ccf.DeliverPolicy = js_DeliverAll;
 	jerr = 0;
 	s = js_AddConsumer(&ci, cl->js, cl->stream, &ccf, NULL, &jerr);
-	if (s != NATS_OK && jerr != JSConsumerNameExistErr) {
+	if (s != NATS_OK && jerr == JSConsumerNameExistErr) {
+		jerr = 0;
+		if ((s = js_UpdateConsumer(&ci, cl->js, cl->stream, &ccf, NULL, &jerr)) != NATS_OK) {
+			nats_err(err, errlen, "consumer kept as it is", s, jerr);
+			s = NATS_OK;
+		}
+	}
+	if (s != NATS_OK) {
 		nats_err(err, errlen, "consumer", s, jerr);
 		return -1;
 	}

@@ -45,9 +45,16 @@ int  cluster_connected(struct cluster *cl, char *url, size_t len);
 /* This host's node id: cluster.node, or the host name. */
 const char *cluster_node(const struct cluster *cl);
 
-/* The stream, src's consumer and the markers' bucket exist and are bound. 0 or -1. */
+/*
+ * The stream, src's consumer and the markers' bucket exist and are bound.
+ * 0 or -1; on 0, err is "" or a warning (an existing stream or consumer
+ * that could not take this config's settings, used as it is).
+ */
 int  cluster_setup_source(struct cluster *cl, const struct conf_source *src, char *err,
     size_t errlen);
+
+/* 1 when a source has delete: never: its objects stay listed, markers never expire. */
+int  cluster_keeps_objects(const struct conf *c);
 
 /* The stream's duplicates window: 2 minutes, or twice the longest source poll. */
 uint64_t cluster_window_ms(const struct conf *c);

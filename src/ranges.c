@@ -532,7 +532,7 @@ ranges_transfer(struct fetch *f)
 	unsigned i, left;
 	enum seg_next next;
 	char qe[NAME_MAX * 4 + 300];
-	int running, left_msgs;
+	int running, left_msgs, finished;
 
 	for (;;) {
 		uint64_t now = clock_mono_ms();
@@ -562,9 +562,11 @@ ranges_transfer(struct fetch *f)
 		}
 		if (curl_multi_perform(f->multi, &running) != CURLM_OK)
 			return set_failed(f, FETCH_TEMP, RANGES_FAILED, "fetch error=\"curl multi failed\"");
+		finished = 0;
 		while ((m = curl_multi_info_read(f->multi, &left_msgs)) != NULL) {
 			if (m->msg != CURLMSG_DONE)
 				continue;
+			finished++;
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&g);
 			next = seg_done(f, g, m->data.result);
 			if (next == SEG_RESTART && g->why == WHY_SPLIT) {
@@ -590,6 +592,9 @@ ranges_transfer(struct fetch *f)
 		}
 		if (clock_mono_ms() - f->saved_ms >= SAVE_EVERY_MS && f->total != UNKNOWN)
 			(void)resume_save(f, "download", 0);
+		/* A range just ended: see at once whether that was the last, not a poll later. */
+		if (finished > 0)
+			continue;
 		if (curl_multi_poll(f->multi, NULL, 0, POLL_MS, NULL) != CURLM_OK)
 			return set_failed(f, FETCH_TEMP, RANGES_FAILED, "fetch error=\"curl poll failed\"");
 	}

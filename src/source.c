@@ -266,6 +266,21 @@ hand_off(struct source *so, const struct s3_object *obj, const char *name)
 	return HANDED_OFF;
 }
 
+/*
+ * Cluster mode, delete: after_commit: an object still listed this long
+ * after it was published is published again. The work stream is not the spool: a stream lost with
+ * its only server, or purged, must not strand what the bucket still holds.
+ * A message that finds its marker is acked and skipped, so a republish
+ * costs a message, and a download only when the first is still under way.
+ */
+static uint64_t
+republish_ms(const struct source *so)
+{
+	uint64_t t = 10 * so->c->cluster.lease_ms;
+
+	return t > 3600 * 1000 ? t : 3600 * 1000;
+}
+
 /* One pass over the whole prefix. 0 when every page was read. */
 static int
 poll_once(struct source *so)
@@ -295,7 +310,10 @@ poll_once(struct source *so)
 				continue;	/* not ours, or a "folder" marker */
 			if ((e = ledger_lookup(&so->lg, obj->key)) != NULL) {
 				e->seen = 1;
-				if (strcmp(e->etag, obj->etag[0] ? obj->etag : "-") == 0)
+				if (strcmp(e->etag, obj->etag[0] ? obj->etag : "-") == 0 &&
+				    !(so->scl != NULL && !e->failed &&
+				    so->src->del == SOURCE_DELETE_AFTER_COMMIT &&
+				    clock_mono_ms() - e->when >= republish_ms(so)))
 					continue;
 			}
 			if (s3_local_name(obj->key, name, sizeof(name)) == -1) {

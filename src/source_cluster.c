@@ -111,6 +111,8 @@ scl_ready(struct scl *sc)
 			return 0;
 		}
 		sc->setup = 1;
+		if (err[0] != '\0')
+			log_warnx("event=cluster source=%zu warning=%s", sc->idx, LQ(err));
 		log_info("event=cluster_ready source=%zu stream=%s lease_ms=%llu replicas=%u",
 		    sc->idx, LQ(sc->c->cluster.name), (unsigned long long)sc->c->cluster.lease_ms,
 		    sc->c->cluster.replicas);
