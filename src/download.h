@@ -78,6 +78,7 @@ struct fetch {
 	unsigned                nseg;
 	uint64_t                total;		/* UNKNOWN until a response says */
 	int                     no_ranges;	/* the server mishandles Range: one plain GET */
+	int                     said_no_ranges;	/* event=fetch_no_ranges logged */
 	int                     allocated;
 	uint64_t                free_bytes;	/* the spool's, at the last preallocation */
 	uint64_t                others;		/* reserved by other downloads, when refused */

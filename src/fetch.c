@@ -47,6 +47,7 @@
 #include "resume.h"
 #include "s3.h"
 #include "s3_delete.h"
+#include "scoreboard.h"
 #include "fetch_cluster.h"
 #include "digest.h"
 
@@ -209,7 +210,8 @@ run(struct fetch *f)
 {
 	const char *phase;
 	struct stat st;
-	unsigned restarts;
+	unsigned restarts, i;
+	uint64_t have;
 	enum ranges_result tr;
 	enum fetch_result rc;
 	char q[S3_URL_MAX + 8];
@@ -229,8 +231,10 @@ run(struct fetch *f)
 		if (strcmp(phase, "verified") == 0)
 			return commit(f);
 		fresh = 0;
-		log_info("event=fetch_resume name=%s size=%llu segments=%u", LQ(f->stem),
-		    (unsigned long long)f->total, f->nseg);
+		for (i = 0, have = 0; i < f->nseg; i++)
+			have += f->seg[i].done;
+		log_info("event=fetch_resume name=%s size=%llu have=%llu segments=%u", LQ(f->stem),
+		    (unsigned long long)f->total, (unsigned long long)have, f->nseg);
 	}
 	for (restarts = 0;; restarts++) {
 		if (fresh) {
@@ -371,6 +375,8 @@ busy:
 		close(f->fd);
 	if (ctl != NULL)
 		reserve_drop(ctl->sb, ctl->slot);	/* done, either way: the blocks are the inbox's */
+	if (ctl != NULL)
+		sb_download_end(ctl->sb, ctl->slot);
 	if (f->statefd >= 0)
 		close(f->statefd);
 	explicit_bzero(&f->cr, sizeof(f->cr));

@@ -115,6 +115,9 @@ metrics_print(FILE *fp, const struct scoreboard *sb, long inbox_backlog, long qu
 	    (unsigned long long)h->restarts, (unsigned long long)h->overflows,
 	    (unsigned long long)h->deferred, sb_stuck_count(sb) + (h->stuck_overflow ? 1 : 0),
 	    (unsigned long long)h->hints_missed, (double)h->started_ms / 1000.0);
+	fprintf(fp, "# HELP ingestd_fetched_bytes_total Bytes downloads wrote into the spool.\n"
+	    "# TYPE ingestd_fetched_bytes_total counter\n"
+	    "ingestd_fetched_bytes_total %llu\n", (unsigned long long)h->fetched_bytes);
 }
 
 /* Cluster mode only: what the S3 source last wrote of the cluster. */

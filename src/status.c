@@ -23,6 +23,7 @@
 #include "scoreboard.h"
 #include "spool.h"
 #include "status.h"
+#include "units.h"
 
 static const char *
 state_name(int32_t st)
@@ -202,6 +203,53 @@ print_stuck_text(const struct scoreboard *sb, int64_t now)
 	}
 }
 
+/* A download's rate (bytes/s over this attempt) and seconds left; -1: not known. */
+static void
+download_rate(const struct sb_slot *s, int64_t now, uint64_t *rate, long long *eta)
+{
+	int64_t ms = now - s->dl_started_ms;
+	uint64_t got = s->dl_have > s->dl_base ? s->dl_have - s->dl_base : 0;
+
+	*rate = ms > 0 ? got * 1000 / (uint64_t)ms : 0;
+	*eta = -1;
+	if (*rate > 0 && s->dl_total != UINT64_MAX && s->dl_total >= s->dl_have)
+		*eta = (long long)((s->dl_total - s->dl_have) / *rate);
+}
+
+static void
+print_downloads(const struct scoreboard *sb, int64_t now)
+{
+	char have[32], total[32], rate[32], eta[32], name[sizeof(sb->slot[0].name)];
+	uint64_t r;
+	long long e;
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < SB_SLOTS; i++) {
+		const struct sb_slot *s = &sb->slot[i];
+
+		if (!s->pid || s->role != SB_ROLE_WORKER || s->dl_started_ms == 0)
+			continue;
+		if (n++ == 0)
+			printf("downloads:\n  %-5s %-10s %-10s %-10s %-7s %s\n", "SLOT", "HAVE",
+			    "TOTAL", "RATE/S", "ETA_S", "PACKET");
+		download_rate(s, now, &r, &e);
+		field(name, s->name, sizeof(name));
+		units_fmt_size(have, sizeof(have), s->dl_have);
+		if (s->dl_total == UINT64_MAX)
+			snprintf(total, sizeof(total), "?");
+		else
+			units_fmt_size(total, sizeof(total), s->dl_total);
+		units_fmt_size(rate, sizeof(rate), r);
+		if (e < 0)
+			snprintf(eta, sizeof(eta), "?");
+		else
+			snprintf(eta, sizeof(eta), "%lld", e);
+		printf("  %-5zu %-10s %-10s %-10s %-7s %s\n", i, have, total, rate, eta,
+		    name[0] ? SHOW(name) : "-");
+	}
+}
+
 static void
 print_text(const struct scoreboard *sb, const char *spool, long backlog, int64_t now)
 {
@@ -235,6 +283,7 @@ print_text(const struct scoreboard *sb, const char *spool, long backlog, int64_t
 		    (unsigned long long)s->jobs_done, (unsigned long long)s->jobs_failed,
 		    busy && job[0] ? SHOW(job) : "-", busy && name[0] ? SHOW(name) : "-");
 	}
+	print_downloads(sb, now);
 	printf("totals: done %llu, failed %llu, retried %llu, restarted %llu, crashed %llu, "
 	    "inotify overflows %llu\n", (unsigned long long)h->done, (unsigned long long)h->failed,
 	    (unsigned long long)h->retried, (unsigned long long)h->restarts,
@@ -343,6 +392,25 @@ stuck_json(struct json *j, const struct scoreboard *sb, int64_t now)
 }
 
 static void
+download_json(struct json *j, const struct sb_slot *s, int64_t now)
+{
+	uint64_t r;
+	long long e;
+
+	if (s->dl_started_ms == 0) {
+		json_raw(j, "\"download\":null", 15);
+		return;
+	}
+	download_rate(s, now, &r, &e);
+	json_raw(j, "\"download\":{", 12);
+	jnum(j, "have", (long long)s->dl_have, 1);
+	jnum(j, "total", s->dl_total == UINT64_MAX ? -1 : (long long)s->dl_total, 1);
+	jnum(j, "rate", (long long)r, 1);
+	jnum(j, "eta_s", e, 0);
+	json_raw(j, "}", 1);
+}
+
+static void
 cluster_json(struct json *j, const struct cluster_state *cs)
 {
 	if (cs == NULL) {
@@ -418,7 +486,8 @@ print_json(const struct scoreboard *sb, const char *spool, long backlog, int64_t
 		jnum(&j, "generation", s->generation, 1);
 		json_raw(&j, s->retiring ? "\"retiring\":true," : "\"retiring\":false,", s->retiring ? 16 : 17);
 		jnum(&j, "jobs_done", (long long)s->jobs_done, 1);
-		jnum(&j, "jobs_failed", (long long)s->jobs_failed, 0);
+		jnum(&j, "jobs_failed", (long long)s->jobs_failed, 1);
+		download_json(&j, s, now);
 		json_raw(&j, "}", 1);
 	}
 	json_raw(&j, "],\"totals\":{", 12);
