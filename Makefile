@@ -11,7 +11,7 @@ DESTDIR   ?=
 
 CC        ?= cc
 CFLAGS    ?= -O2 -g
-PKGS       = libarchive yaml-0.1 libcurl expat libcrypto
+PKGS       = libarchive yaml-0.1 libcurl expat libcrypto libnats
 WARN       = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 # SANITIZE=1 builds everything under ASan + UBSan into build-asan/.
 ifeq ($(SANITIZE),1)
@@ -37,11 +37,11 @@ FUZZ_SECONDS ?= 60
 
 # Debian 12 packages: what building needs, and what the whole test suite needs.
 BUILD_DEPS = gcc make pkg-config libarchive-dev libyaml-dev libcurl4-openssl-dev libexpat1-dev libssl-dev \
-             libinotifytools0-dev
+             libinotifytools0-dev libnats-dev
 TEST_DEPS  = $(BUILD_DEPS) clang libclang-rt-14-dev libcmocka-dev bats runit mandoc \
              zip unzip python3 libarchive-tools cppcheck clang-tidy inotify-tools \
              debhelper dh-runit lintian dpkg-dev fakeroot procps psmisc adduser systemd man-db \
-             nginx-light curl nodejs jq xfsprogs strace ceph-mon ceph-osd radosgw
+             nginx-light curl nodejs jq xfsprogs strace ceph-mon ceph-osd radosgw nats-server
 SUDO       = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all run check quick deps deps-test unit unit-asan integration asan lint mancheck \

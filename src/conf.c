@@ -73,7 +73,11 @@ conf_defaults(struct conf *c)
 	c->notify.timeout_ms = 10 * SEC;
 	c->notify.retries = 5;
 	c->notify.backoff_ms = SEC;
-	if ((c->spool = strdup("/var/spool/ingestd")) == NULL ||
+	c->cluster.lease_ms = MIN;
+	c->cluster.replicas = 1;
+	c->cluster.max_deliver = 10;
+	if ((c->cluster.name = strdup("ingestd")) == NULL ||
+	    (c->spool = strdup("/var/spool/ingestd")) == NULL ||
 	    (c->packet.manifest = strdup("data_info.yml")) == NULL ||
 	    (c->metrics_mode = strdup("0640")) == NULL)
 		goto fail;

@@ -34,6 +34,9 @@ static int check_env_name(const char *, size_t, char *, size_t);
 static int check_file_name(const char *, size_t, char *, size_t);
 static int check_nonempty(const char *, size_t, char *, size_t);
 static int check_file_mode(const char *, size_t, char *, size_t);
+static int check_nats_url(const char *, size_t, char *, size_t);
+static int check_cluster_name(const char *, size_t, char *, size_t);
+static int check_node_name(const char *, size_t, char *, size_t);
 
 static const char *const plain_names[] = { "fail", "pass", NULL };
 static const char *const links_names[] = { "refuse", "inside", NULL };
@@ -140,6 +143,17 @@ const struct key conf_keys[] = {
 	KEY("notify.timeout",        K_DUR,  notify.timeout_ms, RANGE(100, HOUR)),
 	KEY("notify.retries",        K_UINT, notify.retries, RANGE(0, 100)),
 	KEY("notify.backoff",        K_DUR,  notify.backoff_ms, RANGE(0, HOUR)),
+	SECTION("cluster"),
+	KEY("cluster.nats",          K_LIST, cluster.nats, .flags = KF_UNIQUE,
+	    .check = check_nats_url),
+	KEY("cluster.name",          K_STR,  cluster.name, .check = check_cluster_name),
+	KEY("cluster.node",          K_STR,  cluster.node, .flags = KF_NULL,
+	    .check = check_node_name),
+	KEY("cluster.lease",         K_DUR,  cluster.lease_ms, RANGE(2 * SEC, HOUR)),
+	KEY("cluster.replicas",      K_UINT, cluster.replicas, RANGE(1, 5)),
+	KEY("cluster.max_deliver",   K_UINT, cluster.max_deliver, RANGE(1, 1000)),
+	KEY("cluster.credentials_file", K_STR, cluster.credentials_file, .flags = KF_NULL,
+	    .check = conf_check_abs_path),
 };
 const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);
 _Static_assert(sizeof(conf_keys) / sizeof(conf_keys[0]) <= CONF_MAX_KEYS,
@@ -326,4 +340,62 @@ conf_check_abs_path(const char *v, size_t idx, char *why, size_t len)
 		return 0;
 	snprintf(why, len, "%s is not an absolute path", units_quote(q, sizeof(q), v));
 	return -1;
+}
+
+/* nats://HOST[:PORT] or tls://HOST[:PORT], optionally with user:password@. */
+static int
+check_nats_url(const char *v, size_t idx, char *why, size_t len)
+{
+	char q[QUOTE_BUF];
+	const char *h;
+
+	(void)idx;
+	if (strncmp(v, "nats://", 7) == 0)
+		h = v + 7;
+	else if (strncmp(v, "tls://", 6) == 0)
+		h = v + 6;
+	else {
+		snprintf(why, len, "%s is not a nats:// or tls:// URL", units_quote(q, sizeof(q), v));
+		return -1;
+	}
+	if (*h == '\0' || *h == ':' || *h == '/' || strlen(v) > URL_MAX ||
+	    strpbrk(v, " \t\r\n") != NULL) {
+		snprintf(why, len, "%s names no host", units_quote(q, sizeof(q), v));
+		return -1;
+	}
+	return 0;
+}
+
+/* The stream is NAME and the KV bucket NAME-filed: letters, digits, - and _ only. */
+static int
+check_cluster_name(const char *v, size_t idx, char *why, size_t len)
+{
+	char q[QUOTE_BUF];
+	size_t n = strlen(v);
+
+	(void)idx;
+	if (n == 0 || n > 32 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-_") != n) {
+		snprintf(why, len, "%s: 1 to 32 letters, digits, '-' or '_'",
+		    units_quote(q, sizeof(q), v));
+		return -1;
+	}
+	return 0;
+}
+
+/* A node id is written into markers and logs: a host-name-like token. */
+static int
+check_node_name(const char *v, size_t idx, char *why, size_t len)
+{
+	char q[QUOTE_BUF];
+	size_t n = strlen(v);
+
+	(void)idx;
+	if (n == 0 || n > 64 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-_.") != n) {
+		snprintf(why, len, "%s: 1 to 64 letters, digits, '-', '_' or '.'",
+		    units_quote(q, sizeof(q), v));
+		return -1;
+	}
+	return 0;
 }

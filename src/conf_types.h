@@ -99,6 +99,17 @@ struct conf_retention {
 	uint64_t    failed_ms;
 };
 
+/* Several hosts draining one bucket through NATS JetStream (cluster.c). */
+struct conf_cluster {
+	struct strv nats;           /* server URLs; n == 0: no cluster */
+	char       *name;           /* stream NAME, KV bucket NAME-filed */
+	char       *node;           /* NULL: the host name */
+	uint64_t    lease_ms;       /* ack wait of a claim */
+	unsigned    replicas;
+	unsigned    max_deliver;
+	char       *credentials_file;   /* NULL: none */
+};
+
 /* The webhook (notify.c). */
 struct conf_notify {
 	char       *url;            /* NULL: no notifier */
@@ -129,6 +140,7 @@ struct conf {
 	struct conf_fetch   fetch;
 	struct conf_sources sources;
 	struct conf_notify  notify;
+	struct conf_cluster cluster;
 	struct conf_retention retention;
 	int         verbosity;      /* -1 quiet, 0 info, 1 debug */
 	/* Line in file where each key of conf_keys.c's table was set; 0: not from file. */
