@@ -172,8 +172,13 @@ nats_restart() {
 	nats_wait_ready "$1"
 }
 
+# nats_stop_all: SIGTERM to every node at once, then reap them: stopped one
+# by one, a client would hop from each to the next still up.
 nats_stop_all() {
 	local i
+	for ((i = 1; i <= NATS_N; i++)); do
+		[ -n "${NATS_PID[i]:-}" ] && kill -TERM "${NATS_PID[i]}" 2>/dev/null
+	done
 	for ((i = 1; i <= NATS_N; i++)); do nats_stop "$i"; done
 }
 
