@@ -82,7 +82,7 @@ put() {
 		    "$PROXY_PORT" "$k" "$T/src/p.zip" >>"$cfg"
 		echo "$k" >>"$T/keys"
 	done
-	curl -sS -f -Z --parallel-max 8 --aws-sigv4 "aws:amz:us-east-1:s3" -u "S3RVER:$SECRET" \
+	curl -sS --no-progress-meter -f -Z --parallel-max 8 --aws-sigv4 "aws:amz:us-east-1:s3" -u "S3RVER:$SECRET" \
 	    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -K "$cfg" || fail "upload failed"
 }
 
@@ -148,7 +148,7 @@ host_conf() {
 	  retries: 2
 	  backoff: 100ms
 	  # A GET the test holds is slow on purpose: not a stalled server.
-	  low_speed_time: 5min
+	  low_speed_time: 5m
 	sources:
 	  - s3:
 	      endpoint: $ep
