@@ -269,6 +269,18 @@ check_metrics(struct check *k)
 	(void)writable_dir(k, "metrics_file", dir);
 }
 
+/* The service user must read the .creds file. */
+static void
+check_cluster(struct check *k)
+{
+	const char *creds = k->c->cluster.credentials_file;
+
+	if (k->c->cluster.nats.n == 0)
+		return;
+	if (creds != NULL && access(creds, R_OK) == -1)
+		fail(k, "cluster.credentials_file", "%s: %s", creds, strerror(errno));
+}
+
 int
 cli_check_main(const char *file, const struct conf_overrides *ov, int dump)
 {
@@ -306,6 +318,7 @@ cli_check_main(const char *file, const struct conf_overrides *ov, int dump)
 		check_handler(&k);
 		check_spool(&k);
 		check_metrics(&k);
+		check_cluster(&k);
 	}
 	if (k.errors == 0)
 		printf("%s: configuration OK\n", file != NULL ? file : "(built-in defaults)");

@@ -221,6 +221,13 @@ conf_validate(const struct conf *c, char *err, size_t errlen)
 		errno = EINVAL;
 		return -1;
 	}
+	if (c->cluster.nats.n > 0 && c->sources.n == 0) {
+		where(c, (size_t)conf_key_index("cluster.nats"), at, sizeof(at));
+		snprintf(err, errlen, "%scluster.nats: is set, but no S3 source is: there is "
+		    "nothing to share (add a sources: entry, or remove cluster:)", at);
+		errno = EINVAL;
+		return -1;
+	}
 	return sources_validate(c, err, errlen);
 }
 

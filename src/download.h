@@ -15,6 +15,7 @@
 
 #include "conf.h"
 #include "fetch_result.h"
+#include "cluster.h"
 #include "request.h"
 #include "s3.h"
 #include "digest.h"
@@ -77,6 +78,7 @@ struct fetch {
 	unsigned                nseg;
 	uint64_t                total;		/* UNKNOWN until a response says */
 	int                     no_ranges;	/* the server mishandles Range: one plain GET */
+	int                     said_no_ranges;	/* event=fetch_no_ranges logged */
 	int                     allocated;
 	uint64_t                free_bytes;	/* the spool's, at the last preallocation */
 	uint64_t                others;		/* reserved by other downloads, when refused */
@@ -88,6 +90,9 @@ struct fetch {
 	char                    boot[64];
 	char                    urlhash[DIGEST_SHA256_HEX];
 	enum fetch_result       failed;		/* after RANGES_FAILED: how */
+	int                     clustered;	/* an object of a source in cluster mode */
+	char                    cid[CLUSTER_ID_MAX];	/* its id (cluster.h) */
+	char                    owner[CLUSTER_NODE_MAX + 300];	/* the marker's, when not ours */
 	char                   *reason;
 	size_t                  reasonlen;
 };

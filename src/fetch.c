@@ -47,6 +47,8 @@
 #include "resume.h"
 #include "s3.h"
 #include "s3_delete.h"
+#include "scoreboard.h"
+#include "fetch_cluster.h"
 #include "digest.h"
 
 #define RESTARTS_MAX   3
@@ -91,7 +93,9 @@ verify(struct fetch *f)
 		return set_reason(f, FETCH_TEMP, "fetch error=\"stat: %s\"", strerror(errno));
 	if ((uint64_t)st.st_size != f->total && ftruncate(f->fd, (off_t)f->total) == -1)
 		return set_reason(f, FETCH_TEMP, "fetch error=\"truncate: %s\"", strerror(errno));
-	if (f->rq.size >= 0 && (uint64_t)f->rq.size != f->total)
+	/* An S3 object fetched under its listed ETag is as big as the GET said (ranges.c). */
+	if (f->rq.size >= 0 && (uint64_t)f->rq.size != f->total &&
+	    !(f->rq.src != NULL && strncmp(f->validator, "etag:", 5) == 0))
 		return set_reason(f, FETCH_BAD, "fetch size_mismatch expected=%lld got=%" PRIu64,
 		    f->rq.size, f->total);
 	if (f->rq.sha256[0] == '\0')
@@ -122,8 +126,15 @@ verify(struct fetch *f)
 static enum fetch_result
 commit(struct fetch *f)
 {
+	enum fetch_result rc;
+
 	if (fsync(f->fd) == -1)
 		return set_reason(f, FETCH_TEMP, "fetch error=\"fsync: %s\"", strerror(errno));
+	/* Cluster: the marker is the commit point; verified and durable before it. */
+	if ((rc = fetch_cluster_mark(f)) != FETCH_OK) {
+		(void)resume_save(f, "verified", 1);
+		return rc;
+	}
 	if (resume_save(f, "commit", 1) == -1)
 		return set_reason(f, FETCH_TEMP, "fetch error=\"state: %s\"", strerror(errno));
 	if (renameat2(f->s->inboxfd, f->part, f->s->inboxfd, f->stem, RENAME_NOREPLACE) == -1) {
@@ -199,7 +210,8 @@ run(struct fetch *f)
 {
 	const char *phase;
 	struct stat st;
-	unsigned restarts;
+	unsigned restarts, i;
+	uint64_t have;
 	enum ranges_result tr;
 	enum fetch_result rc;
 	char q[S3_URL_MAX + 8];
@@ -219,8 +231,10 @@ run(struct fetch *f)
 		if (strcmp(phase, "verified") == 0)
 			return commit(f);
 		fresh = 0;
-		log_info("event=fetch_resume name=%s size=%llu segments=%u", LQ(f->stem),
-		    (unsigned long long)f->total, f->nseg);
+		for (i = 0, have = 0; i < f->nseg; i++)
+			have += f->seg[i].done;
+		log_info("event=fetch_resume name=%s size=%llu have=%llu segments=%u", LQ(f->stem),
+		    (unsigned long long)f->total, (unsigned long long)have, f->nseg);
 	}
 	for (restarts = 0;; restarts++) {
 		if (fresh) {
@@ -289,6 +303,7 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 	snprintf(f->statef, sizeof(f->statef), ".%s.part.state", f->stem);
 	switch (request_read(&f->rq, c, urlfile, reason, reasonlen)) {
 	case REQUEST_OK:
+		fetch_cluster_begin(f);
 		break;
 	case REQUEST_BAD:
 		rc = FETCH_BAD;
@@ -331,6 +346,12 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 	log_info("event=fetch name=%s url=%s", LQ(f->stem), log_quote(err, sizeof(err), f->rq.shown));
 	f->deadline_ms = clock_mono_ms() + http_max_time_ms(c, f->rq.src);
 	rc = run(f);
+	if (rc == FETCH_BAD || (rc == FETCH_TEMP && ctl != NULL && ctl->last))
+		rc = fetch_cluster_failed(f, rc);
+	if (rc == FETCH_DUPLICATE) {
+		discard(f);
+		log_info("event=duplicate name=%s marker=%s", LQ(f->stem), LQ(f->owner));
+	}
 	if (rc == FETCH_OK) {
 		if (f->rq.src != NULL && f->rq.src->del == SOURCE_DELETE_AFTER_COMMIT &&
 		    s3_delete_fetched(f) == FETCH_INTERRUPTED) {
@@ -343,6 +364,7 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 out:
 	if (rc == FETCH_BAD || (rc == FETCH_TEMP && ctl != NULL && ctl->last))
 		given_up(f);
+	fetch_cluster_end(f, rc);
 busy:
 	http_set_stop(NULL, NULL);
 	if (f->multi != NULL) {
@@ -353,6 +375,8 @@ busy:
 		close(f->fd);
 	if (ctl != NULL)
 		reserve_drop(ctl->sb, ctl->slot);	/* done, either way: the blocks are the inbox's */
+	if (ctl != NULL)
+		sb_download_end(ctl->sb, ctl->slot);
 	if (f->statefd >= 0)
 		close(f->statefd);
 	explicit_bzero(&f->cr, sizeof(f->cr));

@@ -11,10 +11,13 @@ enum fetch_result {
 	FETCH_OK = 30,		/* the download is in the inbox under its name, verified */
 	FETCH_BAD,		/* the request or the remote file is at fault: file it failed */
 	FETCH_TEMP,		/* the network, the server or the system: retry later */
-	FETCH_INTERRUPTED	/* ctl->interrupted said stop: nothing lost, resume later */
+	FETCH_INTERRUPTED,	/* ctl->interrupted said stop: nothing lost, resume later */
+	FETCH_DUPLICATE,	/* cluster: another host filed this object; nothing here */
+	FETCH_PAUSED		/* cluster: NATS could not be asked; retry, no attempt spent */
 };
 
 struct scoreboard;
+struct cluster;
 
 struct fetch_ctl {
 	/* Polled during transfers; returns 1 to stop now (shutdown). */
@@ -28,6 +31,8 @@ struct fetch_ctl {
 	/* Where the download's reservation is counted (reserve.h); sb NULL: nowhere. */
 	struct scoreboard *sb;
 	int    slot;
+	/* Cluster mode: the worker's connection (cluster.h); NULL: none. */
+	struct cluster *cl;
 };
 
 #endif

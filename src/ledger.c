@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ledger.h"
 
 #define COMPACT_MIN    256
@@ -96,6 +97,7 @@ insert(struct ledger *lg, const char *key, const char *etag)
 		lg->n++;
 	}
 	snprintf(e->etag, sizeof(e->etag), "%s", etag);
+	e->when = clock_mono_ms();
 	return e;
 }
 

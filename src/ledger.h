@@ -17,6 +17,7 @@
 #define INGESTD_LEDGER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "conf.h"
@@ -33,6 +34,7 @@ struct ledger_entry {
 	char                 etag[S3_ETAG_MAX + 1];	/* "-" when the listing had none */
 	int                  seen;	/* listed in the current pass */
 	int                  failed;	/* a "!" line: forgotten at the next start */
+	uint64_t             when;	/* clock_mono_ms of the hand-off, or of the read */
 	struct ledger_entry *next;
 };
 

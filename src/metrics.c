@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cluster_state.h"
+#include "ledger.h"
 #include "metrics.h"
 #include "names.h"
 #include "queue.h"
@@ -113,6 +115,37 @@ metrics_print(FILE *fp, const struct scoreboard *sb, long inbox_backlog, long qu
 	    (unsigned long long)h->restarts, (unsigned long long)h->overflows,
 	    (unsigned long long)h->deferred, sb_stuck_count(sb) + (h->stuck_overflow ? 1 : 0),
 	    (unsigned long long)h->hints_missed, (double)h->started_ms / 1000.0);
+	fprintf(fp, "# HELP ingestd_fetched_bytes_total Bytes downloads wrote into the spool.\n"
+	    "# TYPE ingestd_fetched_bytes_total counter\n"
+	    "ingestd_fetched_bytes_total %llu\n", (unsigned long long)h->fetched_bytes);
+}
+
+/* Cluster mode only: what the S3 source last wrote of the cluster. */
+static void
+print_cluster(FILE *fp, const struct spool *s)
+{
+	struct cluster_state st;
+	int rfd = openat(s->dirfd, REMOTE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (rfd == -1)
+		return;
+	if (cluster_state_read(rfd, &st) == 0)
+		fprintf(fp,
+		    "# HELP ingestd_cluster_connected 1 when the S3 source is connected to NATS.\n"
+		    "# TYPE ingestd_cluster_connected gauge\n"
+		    "ingestd_cluster_connected %d\n"
+		    "# HELP ingestd_cluster_pending Objects in the work stream no host has claimed.\n"
+		    "# TYPE ingestd_cluster_pending gauge\n"
+		    "ingestd_cluster_pending %llu\n"
+		    "# HELP ingestd_cluster_unacked Objects claimed by some host, not yet acked.\n"
+		    "# TYPE ingestd_cluster_unacked gauge\n"
+		    "ingestd_cluster_unacked %llu\n"
+		    "# HELP ingestd_cluster_leases Objects this host holds a lease on.\n"
+		    "# TYPE ingestd_cluster_leases gauge\n"
+		    "ingestd_cluster_leases %llu\n", st.connected,
+		    (unsigned long long)st.pending, (unsigned long long)st.unacked,
+		    (unsigned long long)st.leases);
+	close(rfd);
 }
 
 int
@@ -154,6 +187,7 @@ metrics_write_mode(const char *path, mode_t mode, const struct scoreboard *sb,
 		return -1;
 	}
 	metrics_print(fp, sb, metrics_inbox_backlog(s->inboxfd, ignore), queue_depth(q));
+	print_cluster(fp, s);
 	if (fflush(fp) == EOF || fsync(fileno(fp)) == -1) {
 		e = errno;
 		fclose(fp);

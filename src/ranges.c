@@ -28,6 +28,7 @@
 #include "packet.h"
 #include "ranges.h"
 #include "reserve.h"
+#include "scoreboard.h"
 #include "resume.h"
 
 #define SEG_MIN_BYTES  (1024 * 1024)	/* no range smaller than this */
@@ -206,6 +207,16 @@ check_response(struct seg *g)
 		g->done = 0;
 		curl_easy_getinfo(g->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 		f->total = cl >= 0 ? (uint64_t)cl : UNKNOWN;
+		/*
+		 * A 200 to a Range request: the whole file on one connection. Some
+		 * servers honour Range later (a CDN once it has the file), so a resume
+		 * still asks for it.
+		 */
+		if (!f->no_ranges && !f->said_no_ranges && cl != 0) {
+			log_info("event=fetch_no_ranges name=%s status=200 note=\"the server "
+			    "answered Range with the whole file: one connection\"", LQ(f->stem));
+			f->said_no_ranges = 1;
+		}
 		g->end = f->total == UNKNOWN ? UNKNOWN : f->total - 1;
 		g->probe = 0;
 	}
@@ -218,7 +229,13 @@ check_response(struct seg *g)
 		g->why = WHY_TOOBIG;
 		return -1;
 	}
-	if (f->total != UNKNOWN && f->rq.size >= 0 && f->total != (uint64_t)f->rq.size) {
+	/*
+	 * An S3 listing's size is only what the listing saw: s3rver lists an
+	 * object still being written with size 0 and its final ETag. The ETag,
+	 * checked just above, names the bytes.
+	 */
+	if (f->total != UNKNOWN && f->rq.size >= 0 && f->total != (uint64_t)f->rq.size &&
+	    !(f->rq.src != NULL && f->rq.etag[0] != '\0' && strncmp(val, "etag:", 5) == 0)) {
 		g->why = WHY_SIZE;
 		return -1;
 	}
@@ -440,7 +457,12 @@ seg_done(struct fetch *f, struct seg *g, CURLcode res)
 	case WHY_SPLIT:
 		return SEG_RESTART;	/* handled by the caller: plan the ranges */
 	case WHY_NORANGE:
-		f->no_ranges = 1;
+		/* Once per download: from here on it is one plain GET. */
+		if (!f->no_ranges && !f->said_no_ranges)
+			log_info("event=fetch_no_ranges name=%s status=%ld note=\"the server "
+			    "does not honour Range: one connection, no resume\"", LQ(f->stem),
+			    g->status);
+		f->no_ranges = f->said_no_ranges = 1;
 		return SEG_RESTART;
 	case WHY_CHANGED:
 		return SEG_RESTART;
@@ -518,6 +540,18 @@ seg_done(struct fetch *f, struct seg *g, CURLcode res)
 	return seg_retry(f, g, "error=\"empty response\"");
 }
 
+/* Bytes in the .part so far, for status. */
+static uint64_t
+have_bytes(const struct fetch *f)
+{
+	uint64_t n = 0;
+	unsigned i;
+
+	for (i = 0; i < f->nseg; i++)
+		n += f->seg[i].done;
+	return n;
+}
+
 enum ranges_result
 ranges_transfer(struct fetch *f)
 {
@@ -526,7 +560,7 @@ ranges_transfer(struct fetch *f)
 	unsigned i, left;
 	enum seg_next next;
 	char qe[NAME_MAX * 4 + 300];
-	int running, left_msgs;
+	int running, left_msgs, finished;
 
 	for (;;) {
 		uint64_t now = clock_mono_ms();
@@ -556,9 +590,11 @@ ranges_transfer(struct fetch *f)
 		}
 		if (curl_multi_perform(f->multi, &running) != CURLM_OK)
 			return set_failed(f, FETCH_TEMP, RANGES_FAILED, "fetch error=\"curl multi failed\"");
+		finished = 0;
 		while ((m = curl_multi_info_read(f->multi, &left_msgs)) != NULL) {
 			if (m->msg != CURLMSG_DONE)
 				continue;
+			finished++;
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&g);
 			next = seg_done(f, g, m->data.result);
 			if (next == SEG_RESTART && g->why == WHY_SPLIT) {
@@ -584,6 +620,11 @@ ranges_transfer(struct fetch *f)
 		}
 		if (clock_mono_ms() - f->saved_ms >= SAVE_EVERY_MS && f->total != UNKNOWN)
 			(void)resume_save(f, "download", 0);
+		if (f->ctl != NULL)
+			sb_download(f->ctl->sb, f->ctl->slot, have_bytes(f), f->total);
+		/* A range just ended: see at once whether that was the last, not a poll later. */
+		if (finished > 0)
+			continue;
 		if (curl_multi_poll(f->multi, NULL, 0, POLL_MS, NULL) != CURLM_OK)
 			return set_failed(f, FETCH_TEMP, RANGES_FAILED, "fetch error=\"curl poll failed\"");
 	}

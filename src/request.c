@@ -122,3 +122,40 @@ request_read(struct request *r, const struct conf *c, const char *path, char *re
 	http_redact(first, r->shown, sizeof(r->shown));
 	return REQUEST_OK;
 }
+
+enum request_write_result
+request_write(int inboxfd, const char *name, const struct conf_source *src, const char *key,
+    const char *etag, uint64_t size)
+{
+	char tmp[NAME_MAX + 32], req[NAME_MAX + 16], body[S3_URL_MAX + 512];
+	char enc[3 * S3_KEY_MAX + 1];
+	int fd, n, e;
+
+	if (s3_encode(key, 1, enc, sizeof(enc)) == -1)
+		return REQUEST_WRITE_ERROR;
+	n = snprintf(body, sizeof(body), "s3://%s/%s\nendpoint=%s\nsize=%llu\n%s%s%s",
+	    src->bucket, enc, src->endpoint, (unsigned long long)size,
+	    etag[0] ? "etag=" : "", etag, etag[0] ? "\n" : "");
+	if (n < 0 || (size_t)n >= sizeof(body)) {
+		errno = ENAMETOOLONG;
+		return REQUEST_WRITE_ERROR;
+	}
+	snprintf(tmp, sizeof(tmp), ".s3.%s.url.tmp", name);
+	snprintf(req, sizeof(req), "%s.url", name);
+	fd = openat(inboxfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd == -1)
+		return REQUEST_WRITE_ERROR;
+	if (write(fd, body, (size_t)n) != n || close(fd) == -1) {
+		e = errno;
+		(void)unlinkat(inboxfd, tmp, 0);
+		errno = e;
+		return REQUEST_WRITE_ERROR;
+	}
+	if (renameat2(inboxfd, tmp, inboxfd, req, RENAME_NOREPLACE) == -1) {
+		e = errno;
+		(void)unlinkat(inboxfd, tmp, 0);
+		errno = e;
+		return e == EEXIST ? REQUEST_TAKEN : REQUEST_WRITE_ERROR;
+	}
+	return REQUEST_WRITTEN;
+}

@@ -16,6 +16,7 @@
 #define INGESTD_REQUEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "conf.h"
 #include "s3.h"
@@ -40,5 +41,18 @@ enum request_result {
 /* Read and check the request file at path (r is filled anew). */
 enum request_result request_read(struct request *r, const struct conf *c, const char *path,
     char *reason, size_t reasonlen);
+
+enum request_write_result {
+	REQUEST_WRITTEN,	/* inbox/NAME.url is there */
+	REQUEST_TAKEN,		/* a request of that name is already there */
+	REQUEST_WRITE_ERROR	/* errno says why */
+};
+
+/*
+ * Write the request of an S3 object as inbox/NAME.url (through a hidden
+ * temporary name, renamed in without replacing anything).
+ */
+enum request_write_result request_write(int inboxfd, const char *name,
+    const struct conf_source *src, const char *key, const char *etag, uint64_t size);
 
 #endif

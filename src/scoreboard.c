@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "scoreboard.h"
 
 const uint64_t sb_bucket_ms[SB_BUCKETS] = {
@@ -90,6 +91,40 @@ sb_unmap(const struct scoreboard *sb)
 {
 	if (sb != NULL)
 		munmap((void *)(uintptr_t)sb, sizeof(*sb));
+}
+
+void
+sb_download(struct scoreboard *sb, int slot, uint64_t have, uint64_t total)
+{
+	struct sb_slot *s;
+	uint64_t was;
+
+	if (sb == NULL || slot < 0 || slot >= SB_SLOTS)
+		return;
+	s = &sb->slot[slot];
+	if (__atomic_load_n(&s->dl_started_ms, __ATOMIC_RELAXED) == 0) {
+		__atomic_store_n(&s->dl_base, have, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->dl_have, have, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->dl_started_ms, clock_real_ms(), __ATOMIC_RELAXED);
+	}
+	was = __atomic_exchange_n(&s->dl_have, have, __ATOMIC_RELAXED);
+	if (have > was)
+		__atomic_add_fetch(&sb->hdr.fetched_bytes, have - was, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->dl_total, total, __ATOMIC_RELAXED);
+}
+
+void
+sb_download_end(struct scoreboard *sb, int slot)
+{
+	struct sb_slot *s;
+
+	if (sb == NULL || slot < 0 || slot >= SB_SLOTS)
+		return;
+	s = &sb->slot[slot];
+	__atomic_store_n(&s->dl_started_ms, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->dl_have, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->dl_total, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->dl_base, 0, __ATOMIC_RELAXED);
 }
 
 void

@@ -11,7 +11,7 @@
 
 #define SB_FILE     "scoreboard"
 #define SB_MAGIC    0x53676e69u	/* "ingS" */
-#define SB_VERSION  3
+#define SB_VERSION  4
 #define SB_SLOTS    520		/* 256 workers, as many retiring after a reload, and a few others */
 #define SB_BUCKETS  12
 #define SB_STUCK    64		/* packets that cannot be claimed, remembered at once */
@@ -32,6 +32,10 @@ struct sb_slot {
 	uint64_t jobs_done;
 	uint64_t jobs_failed;
 	uint64_t reserved;	/* spool bytes its download holds preallocated (reserve.h) */
+	uint64_t dl_have;	/* its download: bytes in its .part */
+	uint64_t dl_total;	/* ... of this many; 0 with dl_started_ms 0: no download */
+	int64_t  dl_started_ms;	/* realtime: when this attempt started; 0: none */
+	uint64_t dl_base;	/* bytes the attempt started with (a resume), for the rate */
 	char     job[24];
 	char     name[256];
 };
@@ -69,6 +73,7 @@ struct sb_header {
 	int64_t  deferred_next_ms;	/* realtime: when the first of them is due; 0 none */
 	uint64_t stuck_overflow;	/* stuck packets beyond SB_STUCK */
 	uint64_t hints_missed;		/* hints the queue had no room for (offered again) */
+	uint64_t fetched_bytes;		/* bytes downloads wrote, all attempts */
 	struct sb_stuck stuck[SB_STUCK];
 };
 
@@ -76,6 +81,14 @@ struct scoreboard {
 	struct sb_header hdr;
 	struct sb_slot   slot[SB_SLOTS];
 };
+
+/*
+ * A download's progress, for status: have of total bytes (total UINT64_MAX
+ * while unknown). The bytes added since the last call count into
+ * fetched_bytes. sb_download_end clears it.
+ */
+void sb_download(struct scoreboard *sb, int slot, uint64_t have, uint64_t total);
+void sb_download_end(struct scoreboard *sb, int slot);
 
 /* Upper bounds of the duration histogram buckets, in ms (last is +Inf). */
 extern const uint64_t sb_bucket_ms[SB_BUCKETS];

@@ -20,12 +20,15 @@
 
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "fetch.h"
 #include "http.h"
 #include "ledger.h"
 #include "log.h"
+#include "request.h"
 #include "s3.h"
 #include "source.h"
+#include "source_cluster.h"
 
 #define LIST_BODY_MAX  (32 * 1024 * 1024)
 #define PAGE_KEYS      1000
@@ -45,6 +48,7 @@ struct source {
 	struct s3_creds           cr;
 	char                      lasterr[1024];
 	CURL                     *h;
+	struct scl               *scl;		/* cluster mode, else NULL */
 };
 
 /* --- pending requests ---------------------------------------------------------------- */
@@ -227,47 +231,54 @@ out:
 }
 
 enum hand_off {
-	HANDED_OFF,		/* inbox/NAME.url is there and in the ledger */
+	HANDED_OFF,		/* in the ledger, and in the inbox or the work stream */
 	HAND_OFF_TAKEN,		/* a request of that name is already there */
-	HAND_OFF_ERROR		/* errno says why */
+	HAND_OFF_ERROR,		/* errno says why */
+	HAND_OFF_FAILED		/* the work stream refused it: logged */
 };
 
-/* Write inbox/NAME.url for obj. */
+/* Hand obj off: as inbox/NAME.url, or into the cluster's work stream. */
 static enum hand_off
 hand_off(struct source *so, const struct s3_object *obj, const char *name)
 {
-	char tmp[NAME_MAX + 32], req[NAME_MAX + 16], body[S3_URL_MAX + 512];
-	char enc[3 * S3_KEY_MAX + 1], qk[3 * S3_KEY_MAX + 8], qn[NAME_MAX * 4 + 3];
-	int fd, n;
+	char qk[3 * S3_KEY_MAX + 8], qn[NAME_MAX * 4 + 3], req[NAME_MAX + 16];
 
-	if (s3_encode(obj->key, 1, enc, sizeof(enc)) == -1)
-		return HAND_OFF_ERROR;
-	n = snprintf(body, sizeof(body), "s3://%s/%s\nendpoint=%s\nsize=%llu\n%s%s%s",
-	    so->src->bucket, enc, so->src->endpoint, (unsigned long long)obj->size,
-	    obj->etag[0] ? "etag=" : "", obj->etag, obj->etag[0] ? "\n" : "");
-	snprintf(tmp, sizeof(tmp), ".s3.%s.url.tmp", name);
-	snprintf(req, sizeof(req), "%s.url", name);
-	fd = openat(so->s->inboxfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0640);
-	if (fd == -1)
-		return HAND_OFF_ERROR;
-	if (write(fd, body, (size_t)n) != n || close(fd) == -1) {
-		(void)unlinkat(so->s->inboxfd, tmp, 0);
-		return HAND_OFF_ERROR;
-	}
-	if (renameat2(so->s->inboxfd, tmp, so->s->inboxfd, req, RENAME_NOREPLACE) == -1) {
-		int e = errno;
-
-		(void)unlinkat(so->s->inboxfd, tmp, 0);
-		errno = e;
-		return e == EEXIST ? HAND_OFF_TAKEN : HAND_OFF_ERROR;
+	if (so->scl != NULL) {
+		if (scl_offer(so->scl, obj) == -1)
+			return HAND_OFF_FAILED;
+	} else {
+		switch (request_write(so->s->inboxfd, name, so->src, obj->key, obj->etag,
+		    obj->size)) {
+		case REQUEST_WRITTEN:
+			break;
+		case REQUEST_TAKEN:
+			return HAND_OFF_TAKEN;
+		case REQUEST_WRITE_ERROR:
+			return HAND_OFF_ERROR;
+		}
+		snprintf(req, sizeof(req), "%s.url", name);
+		log_info("event=queued source=%zu key=%s name=%s size=%llu", so->idx,
+		    log_quote(qk, sizeof(qk), obj->key), log_quote(qn, sizeof(qn), req),
+		    (unsigned long long)obj->size);
 	}
 	if (ledger_add(&so->lg, obj->key, obj->etag) == -1)
 		log_warn("event=ledger source=%zu", so->idx);
-	log_info("event=queued source=%zu key=%s name=%s size=%llu", so->idx,
-	    log_quote(qk, sizeof(qk), obj->key), log_quote(qn, sizeof(qn), req),
-	    (unsigned long long)obj->size);
 	return HANDED_OFF;
+}
+
+/*
+ * Cluster mode, delete: after_commit: an object still listed this long
+ * after it was published is published again. The work stream is not the spool: a stream lost with
+ * its only server, or purged, must not strand what the bucket still holds.
+ * A message that finds its marker is acked and skipped, so a republish
+ * costs a message, and a download only when the first is still under way.
+ */
+static uint64_t
+republish_ms(const struct source *so)
+{
+	uint64_t t = 10 * so->c->cluster.lease_ms;
+
+	return t > 3600 * 1000 ? t : 3600 * 1000;
 }
 
 /* One pass over the whole prefix. 0 when every page was read. */
@@ -299,7 +310,10 @@ poll_once(struct source *so)
 				continue;	/* not ours, or a "folder" marker */
 			if ((e = ledger_lookup(&so->lg, obj->key)) != NULL) {
 				e->seen = 1;
-				if (strcmp(e->etag, obj->etag[0] ? obj->etag : "-") == 0)
+				if (strcmp(e->etag, obj->etag[0] ? obj->etag : "-") == 0 &&
+				    !(so->scl != NULL && !e->failed &&
+				    so->src->del == SOURCE_DELETE_AFTER_COMMIT &&
+				    clock_mono_ms() - e->when >= republish_ms(so)))
 					continue;
 			}
 			if (s3_local_name(obj->key, name, sizeof(name)) == -1) {
@@ -320,6 +334,7 @@ poll_once(struct source *so)
 				    log_quote(qk, sizeof(qk), obj->key));
 				break;
 			case HAND_OFF_TAKEN:
+			case HAND_OFF_FAILED:	/* logged: tried again next poll */
 				break;
 			}
 		}
@@ -336,6 +351,67 @@ poll_once(struct source *so)
 			    dropped, so->lg.n);
 	}
 	return rc;
+}
+
+struct renew_arg {
+	struct source *so;
+	struct names   w;
+};
+
+static int
+still_pending(void *arg, const char *stem)
+{
+	struct renew_arg *ra = arg;
+
+	return pending(ra->so, &ra->w, stem);
+}
+
+/* Read the credentials; 0, or -1 complained about. */
+static int
+credentials(struct source *so)
+{
+	char err[512], msg[600], q[520];
+
+	if (s3_credentials(so->src, &so->cr, err, sizeof(err)) == 0)
+		return 0;
+	snprintf(msg, sizeof(msg), "event=credentials source=%zu error=%s", so->idx,
+	    log_quote(q, sizeof(q), err));
+	complain(so, msg);
+	return -1;
+}
+
+/*
+ * Cluster mode: list every poll into the work stream, and between polls
+ * claim from it as slots free up. Nothing is listed or claimed while NATS
+ * is away; the local inbox does not depend on it.
+ */
+static void __attribute__((noreturn))
+cluster_loop(struct source *so)
+{
+	struct renew_arg ra = { so, { NULL, 0 } };
+	uint64_t next_poll = 0, now;
+	struct timespec ts = { 0, 200 * 1000000L };
+
+	for (;;) {
+		now = clock_mono_ms();
+		if (scl_ready(so->scl)) {
+			if (now >= next_poll) {
+				if (credentials(so) == 0)
+					(void)poll_once(so);
+				explicit_bzero(&so->cr, sizeof(so->cr));
+				next_poll = clock_mono_ms() + so->src->poll_ms;
+			}
+			scl_claim(so->scl, 200);
+			work_names(so, &ra.w);
+			scl_renew(so->scl, still_pending, &ra);
+			names_free(&ra.w);
+		} else {
+			ts.tv_nsec = 200 * 1000000L;
+			while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+				;
+		}
+		scl_state(so->scl);
+	}
 }
 
 void
@@ -360,6 +436,11 @@ source_main(const struct conf *c, const struct spool *s, size_t idx)
 	log_info("event=start source=%zu endpoint=%s bucket=%s prefix=%s delete=%s", idx,
 	    LQ(msg), LQ(so.src->bucket), log_quote(q, sizeof(q), so.src->prefix ?
 	    so.src->prefix : ""), so.src->del == SOURCE_DELETE_NEVER ? "never" : "after_commit");
+	if (c->cluster.nats.n > 0) {
+		if ((so.scl = scl_open(c, s, idx, err, sizeof(err))) == NULL)
+			fatalx("event=cluster source=%zu error=%s", idx, LQ(err));
+		cluster_loop(&so);
+	}
 	for (;;) {
 		/* Credentials are read each poll: a rotated file is picked up. */
 		if (s3_credentials(so.src, &so.cr, err, sizeof(err)) == -1) {

@@ -13,13 +13,17 @@
 #include "cli_spool.h"
 #include "conf.h"
 #include "job.h"
+#include "clock.h"
+#include "cluster_state.h"
 #include "json.h"
+#include "ledger.h"
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
 #include "scoreboard.h"
 #include "spool.h"
 #include "status.h"
+#include "units.h"
 
 static const char *
 state_name(int32_t st)
@@ -199,6 +203,53 @@ print_stuck_text(const struct scoreboard *sb, int64_t now)
 	}
 }
 
+/* A download's rate (bytes/s over this attempt) and seconds left; -1: not known. */
+static void
+download_rate(const struct sb_slot *s, int64_t now, uint64_t *rate, long long *eta)
+{
+	int64_t ms = now - s->dl_started_ms;
+	uint64_t got = s->dl_have > s->dl_base ? s->dl_have - s->dl_base : 0;
+
+	*rate = ms > 0 ? got * 1000 / (uint64_t)ms : 0;
+	*eta = -1;
+	if (*rate > 0 && s->dl_total != UINT64_MAX && s->dl_total >= s->dl_have)
+		*eta = (long long)((s->dl_total - s->dl_have) / *rate);
+}
+
+static void
+print_downloads(const struct scoreboard *sb, int64_t now)
+{
+	char have[32], total[32], rate[32], eta[32], name[sizeof(sb->slot[0].name)];
+	uint64_t r;
+	long long e;
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < SB_SLOTS; i++) {
+		const struct sb_slot *s = &sb->slot[i];
+
+		if (!s->pid || s->role != SB_ROLE_WORKER || s->dl_started_ms == 0)
+			continue;
+		if (n++ == 0)
+			printf("downloads:\n  %-5s %-10s %-10s %-10s %-7s %s\n", "SLOT", "HAVE",
+			    "TOTAL", "RATE/S", "ETA_S", "PACKET");
+		download_rate(s, now, &r, &e);
+		field(name, s->name, sizeof(name));
+		units_fmt_size(have, sizeof(have), s->dl_have);
+		if (s->dl_total == UINT64_MAX)
+			snprintf(total, sizeof(total), "?");
+		else
+			units_fmt_size(total, sizeof(total), s->dl_total);
+		units_fmt_size(rate, sizeof(rate), r);
+		if (e < 0)
+			snprintf(eta, sizeof(eta), "?");
+		else
+			snprintf(eta, sizeof(eta), "%lld", e);
+		printf("  %-5zu %-10s %-10s %-10s %-7s %s\n", i, have, total, rate, eta,
+		    name[0] ? SHOW(name) : "-");
+	}
+}
+
 static void
 print_text(const struct scoreboard *sb, const char *spool, long backlog, int64_t now)
 {
@@ -232,6 +283,7 @@ print_text(const struct scoreboard *sb, const char *spool, long backlog, int64_t
 		    (unsigned long long)s->jobs_done, (unsigned long long)s->jobs_failed,
 		    busy && job[0] ? SHOW(job) : "-", busy && name[0] ? SHOW(name) : "-");
 	}
+	print_downloads(sb, now);
 	printf("totals: done %llu, failed %llu, retried %llu, restarted %llu, crashed %llu, "
 	    "inotify overflows %llu\n", (unsigned long long)h->done, (unsigned long long)h->failed,
 	    (unsigned long long)h->retried, (unsigned long long)h->restarts,
@@ -239,11 +291,37 @@ print_text(const struct scoreboard *sb, const char *spool, long backlog, int64_t
 }
 
 static void
-print_extra_text(const struct scoreboard *sb, const struct deferred_list *dl, int64_t now)
+print_extra_text(const struct scoreboard *sb, const struct deferred_list *dl, int64_t now,
+    const struct cluster_state *cs)
 {
 	print_deferred_text(dl, now);
 	print_stuck_text(sb, now);
+	if (cs != NULL)
+		printf("cluster: %s server=%s node=%s stream=%s pending=%llu unacked=%llu "
+		    "leases=%llu\n", cs->connected ? "connected" : "disconnected",
+		    SHOW(cs->server), SHOW(cs->node), SHOW(cs->stream),
+		    (unsigned long long)cs->pending, (unsigned long long)cs->unacked,
+		    (unsigned long long)cs->leases);
 }
+
+/* The S3 source's view of the cluster; NULL when not in cluster mode. */
+static const struct cluster_state *
+read_cluster(int dirfd, const struct conf *c, struct cluster_state *cs)
+{
+	int rfd, rc;
+
+	if ((rfd = openat(dirfd, REMOTE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return NULL;
+	rc = cluster_state_read(rfd, cs);
+	close(rfd);
+	if (rc == -1)
+		return NULL;
+	/* With -d the config is not known: a file the source rewrites now says enough. */
+	if (c->cluster.nats.n == 0 && clock_real_ms() - cs->time_ms > 10000)
+		return NULL;
+	return cs;
+}
+
 
 static void
 jnum(struct json *j, const char *key, long long v, int comma)
@@ -313,9 +391,46 @@ stuck_json(struct json *j, const struct scoreboard *sb, int64_t now)
 	jnum(j, "stuck_more", (long long)(sb->hdr.stuck_overflow ? 1 : 0), 1);
 }
 
+static void
+download_json(struct json *j, const struct sb_slot *s, int64_t now)
+{
+	uint64_t r;
+	long long e;
+
+	if (s->dl_started_ms == 0) {
+		json_raw(j, "\"download\":null", 15);
+		return;
+	}
+	download_rate(s, now, &r, &e);
+	json_raw(j, "\"download\":{", 12);
+	jnum(j, "have", (long long)s->dl_have, 1);
+	jnum(j, "total", s->dl_total == UINT64_MAX ? -1 : (long long)s->dl_total, 1);
+	jnum(j, "rate", (long long)r, 1);
+	jnum(j, "eta_s", e, 0);
+	json_raw(j, "}", 1);
+}
+
+static void
+cluster_json(struct json *j, const struct cluster_state *cs)
+{
+	if (cs == NULL) {
+		json_raw(j, "\"cluster\":null,", 15);
+		return;
+	}
+	json_raw(j, "\"cluster\":{", 11);
+	jstr(j, "state", cs->connected ? "connected" : "disconnected", 1);
+	jstr(j, "server", cs->server, 1);
+	jstr(j, "node", cs->node, 1);
+	jstr(j, "stream", cs->stream, 1);
+	jnum(j, "pending", (long long)cs->pending, 1);
+	jnum(j, "unacked", (long long)cs->unacked, 1);
+	jnum(j, "leases", (long long)cs->leases, 0);
+	json_raw(j, "},", 2);
+}
+
 static int
 print_json(const struct scoreboard *sb, const char *spool, long backlog, int64_t now,
-    const struct deferred_list *dl)
+    const struct deferred_list *dl, const struct cluster_state *cs)
 {
 	const struct sb_header *h = &sb->hdr;
 	struct json j;
@@ -337,6 +452,7 @@ print_json(const struct scoreboard *sb, const char *spool, long backlog, int64_t
 	jnum(&j, "inbox_backlog", backlog, 1);
 	deferred_json(&j, dl, now);
 	stuck_json(&j, sb, now);
+	cluster_json(&j, cs);
 	jnum(&j, "workers_target", h->workers_target, 1);
 	json_raw(&j, "\"workers\":[", 11);
 	for (i = 0; i < SB_SLOTS; i++) {
@@ -370,7 +486,8 @@ print_json(const struct scoreboard *sb, const char *spool, long backlog, int64_t
 		jnum(&j, "generation", s->generation, 1);
 		json_raw(&j, s->retiring ? "\"retiring\":true," : "\"retiring\":false,", s->retiring ? 16 : 17);
 		jnum(&j, "jobs_done", (long long)s->jobs_done, 1);
-		jnum(&j, "jobs_failed", (long long)s->jobs_failed, 0);
+		jnum(&j, "jobs_failed", (long long)s->jobs_failed, 1);
+		download_json(&j, s, now);
 		json_raw(&j, "}", 1);
 	}
 	json_raw(&j, "],\"totals\":{", 12);
@@ -404,6 +521,8 @@ status_main(int argc, char *argv[])
 	char pid[32] = "";
 	const struct scoreboard *sb;
 	struct deferred_list dl;
+	struct cluster_state cs;
+	const struct cluster_state *csp;
 	struct conf c;
 	int ch, json = 0, dirfd, inboxfd, lockfd, rc;
 	long backlog;
@@ -465,11 +584,12 @@ status_main(int argc, char *argv[])
 	if (inboxfd >= 0)
 		close(inboxfd);
 	list_deferred(dirfd, &dl);
+	csp = read_cluster(dirfd, &c, &cs);
 	if (json)
-		rc = print_json(sb, spool, backlog, sb_now_ms(), &dl) == 0 ? 0 : EX_OSERR;
+		rc = print_json(sb, spool, backlog, sb_now_ms(), &dl, csp) == 0 ? 0 : EX_OSERR;
 	else {
 		print_text(sb, spool, backlog, sb_now_ms());
-		print_extra_text(sb, &dl, sb_now_ms());
+		print_extra_text(sb, &dl, sb_now_ms(), csp);
 		rc = 0;
 	}
 	free(dl.v);

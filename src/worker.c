@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "fetch.h"
 #include "filing.h"
 #include "handler.h"
@@ -46,6 +47,7 @@ struct worker {
 	gid_t              gid;
 	gid_t              groups[64];
 	int                ngroups;
+	struct cluster    *cl;		/* cluster mode: opened at the first S3 fetch */
 };
 
 /* How one handler run ended, for the job. */
@@ -271,9 +273,14 @@ out:
 static void
 run_fetch(struct worker *w, struct job *j, uint64_t start)
 {
-	struct fetch_ctl ctl = { interrupted, w, 0, w->sb, w->slot };
-	char reason[2048] = "", path[PATH_MAX + NAME_MAX + 8];
+	struct fetch_ctl ctl = { interrupted, w, 0, w->sb, w->slot, NULL };
+	char reason[2048] = "", path[PATH_MAX + NAME_MAX + 8], err[512];
 	enum fetch_result rc;
+
+	if (w->c->cluster.nats.n > 0 && w->cl == NULL &&
+	    (w->cl = cluster_open(w->c, "worker", err, sizeof(err))) == NULL)
+		log_warnx("event=cluster slot=%d error=%s", w->slot, LQ(err));
+	ctl.cl = w->cl;
 
 	snprintf(path, sizeof(path), "%s/%s/%s", j->dir, JOB_PKT, j->name);
 	filing_commit(&w->f);	/* nothing staged waits for a download */
@@ -283,6 +290,14 @@ run_fetch(struct worker *w, struct job *j, uint64_t start)
 	rc = fetch_url_packet(w->c, w->s, path, j->name, &ctl, reason, sizeof(reason));
 	if (rc == FETCH_INTERRUPTED) {
 		abandon(w, j);
+	} else if (rc == FETCH_PAUSED) {
+		/* Downloaded and verified, only NATS is away: no attempt spent. */
+		j->attempts--;
+		(void)job_save_state(j);
+		log_info("event=paused job=%s name=%s reason=%s", j->id, LQ(j->name), LQ(reason));
+		defer(w, j, 1, "cluster");
+	} else if (rc == FETCH_DUPLICATE) {
+		stage(w, j, 0, reason, start, 0);	/* another host filed it: nothing here */
 	} else if (rc == FETCH_OK || rc == FETCH_BAD || j->attempts > w->c->handler.retries) {
 		stage(w, j, rc != FETCH_OK, reason, start, 0);
 	} else {
@@ -651,5 +666,6 @@ worker_main(const struct conf *c, struct spool *s, mqd_t q, int slot, pid_t supe
 	serve(&w);
 	filing_close(&w.f);
 	log_debug("event=exit slot=%d", slot);
+	cluster_close(w.cl);	/* sends what acks are still buffered */
 	_exit(0);
 }

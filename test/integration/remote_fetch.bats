@@ -114,6 +114,14 @@ slow_requests_at_least() { [ "$(slow_requests)" -ge "$1" ]; }
 	# 2 MB/s per connection: about 3 s for the file, so it can be stopped halfway.
 	drop_url big.bin.url "http://127.0.0.1:$NGINX_PORT/slow/big.bin" "sha256=$(sha "$FILES/big.bin")"
 	wait_for half_done
+	# status shows the download under way: its bytes, its total, a rate and an ETA.
+	local st
+	st=$("$INGESTD" status -c "$CONF")
+	grep -A2 '^downloads:' <<<"$st" | grep 'big\.bin' | grep -vq ' ? ' ||
+	    fail "no download line for big.bin in status: $st"
+	"$INGESTD" status -c "$CONF" --json | jq -e '[.workers[] | select(.download != null) |
+	    .download | select(.have > 0 and .total > .have and .rate > 0 and .eta_s >= 0)] |
+	    length == 1' >/dev/null || fail "no download in status --json"
 	kill -KILL -- "-$DAEMON_PID"
 	wait "$DAEMON_PID" 2>/dev/null || true
 	DAEMON_PID=
@@ -130,6 +138,11 @@ slow_requests_at_least() { [ "$(slow_requests)" -ge "$1" ]; }
 	cmp "$FILES/big.bin" "$SPOOL/done/big.bin"
 	no_leftovers big.bin
 	grep -q 'event=fetch_resume name=big.bin' "$LOG" || fail "no event=fetch_resume in $LOG"
+	# It says how much it resumed from: what the state had, not 0.
+	local have
+	have=$(sed -n 's/.*event=fetch_resume name=big.bin .*have=\([0-9]*\).*/\1/p' "$LOG" | head -1)
+	[ "${have:-0}" -ge "$before" ] && [ "$before" -gt 0 ] ||
+	    fail "fetch_resume have=${have:-none}, the state had $before"
 	# What the state recorded was not fetched again: the second run asked for
 	# the rest, from where each range stopped. (Bytes nginx sent the first run
 	# beyond the last saved state are lost by design: it is saved once a second.)
@@ -244,6 +257,11 @@ slow_requests_at_least() { [ "$(slow_requests)" -ge "$1" ]; }
 	cmp "$T/expect" "$SPOOL/done/badrange.bin"
 	curl -s "http://127.0.0.1:$MB_PORT/log" | grep '/badrange' | grep -q '"range": null' ||
 	    fail "no plain GET after the wrong Content-Range"
+	# Said once per download, not once per range that found out.
+	[ "$(grep -c 'event=fetch_no_ranges name=norange.bin' "$LOG")" -eq 1 ] ||
+	    fail "event=fetch_no_ranges not logged exactly once for norange.bin in $LOG"
+	[ "$(grep -c 'event=fetch_no_ranges name=badrange.bin' "$LOG")" -eq 1 ] ||
+	    fail "event=fetch_no_ranges not logged exactly once for badrange.bin in $LOG"
 	stop_daemon
 }
 
