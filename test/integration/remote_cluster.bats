@@ -330,7 +330,8 @@ assert_cluster_once() {
 			$1 == "D" {
 				if ($3 in where) print $3 ": in done/ of host " where[$3] " and host " $2
 				else if (!($3 in want)) print "host " $2 " done/ has " $3 ", which is no key or a second copy"
-				where[$3] = (($3 in where) ? where[$3] "," : "") $2
+				# (not x = (k in a) ? ..: awk makes a[k] before the test)
+				if ($3 in where) where[$3] = where[$3] "," $2; else where[$3] = $2
 				next
 			}
 			$1 == "F" { print "host " $2 " failed/ has " $3; next }
@@ -349,7 +350,7 @@ assert_cluster_once() {
 					if ($f ~ /^name=/) name = substr($f, 6)
 				}
 				markers++
-				mk[name] = (name in mk) ? mk[name] "," node : node
+				if (name in mk) mk[name] = mk[name] "," node; else mk[name] = node
 			}
 			END {
 				for (k in want) {
