@@ -119,8 +119,9 @@ hold_gets() { echo '^GET /uploads/video_' >"$HOLD_FILE"; }
 held_gets() { grep -c '^GET /uploads/video_' "$HELD_FILE" 2>/dev/null || true; }
 # held_keys: the keys whose GET was held.
 held_keys() { sed -n 's|^GET /uploads/\(video_[^ ?]*\) .*|\1|p' "$HELD_FILE" | sort -u; }
-# answered KEY: the proxy has answered a GET of KEY with 200 (the bytes are on their way).
-answered() { grep -q "\"method\": \"GET\", \"path\": \"/uploads/$1\", \"status\": 200" "$PROXY_LOG"; }
+# answered KEY: the proxy has answered a GET of KEY with its bytes (200, or
+# 206 to a Range request): they are on their way.
+answered() { grep -qE "\"method\": \"GET\", \"path\": \"/uploads/$1[\"?].*\"status\": 20[06]" "$PROXY_LOG"; }
 
 # --- the hosts -------------------------------------------------------------------
 
