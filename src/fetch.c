@@ -46,6 +46,7 @@
 #include "reserve.h"
 #include "resume.h"
 #include "s3.h"
+#include "origin.h"
 #include "s3_delete.h"
 #include "scoreboard.h"
 #include "fetch_cluster.h"
@@ -123,6 +124,33 @@ verify(struct fetch *f)
 	return FETCH_OK;
 }
 
+/* For the handler of the packet this becomes (origin.h); without it, it only misses the variables. */
+static void
+note_origin(struct fetch *f)
+{
+	struct origin o;
+	struct stat st;
+	size_t n;
+
+	memset(&o, 0, sizeof(o));
+	if (fstat(f->fd, &st) == -1)
+		return;
+	snprintf(o.url, sizeof(o.url), "%s", f->rq.shown);
+	if (f->rq.src != NULL) {
+		snprintf(o.source, sizeof(o.source), "s3");
+		snprintf(o.bucket, sizeof(o.bucket), "%s", f->rq.src->bucket);
+		snprintf(o.key, sizeof(o.key), "%s", f->rq.key);
+		n = strlen(f->rq.etag);
+		if (n >= 2 && f->rq.etag[0] == '"' && f->rq.etag[n - 1] == '"')
+			snprintf(o.etag, sizeof(o.etag), "%.*s", (int)(n - 2), f->rq.etag + 1);
+		else
+			snprintf(o.etag, sizeof(o.etag), "%s", f->rq.etag);
+	} else
+		snprintf(o.source, sizeof(o.source), "url");
+	if (origin_write(f->s, f->stem, st.st_ino, &o) == -1)
+		log_warn("event=origin name=%s", LQ(f->stem));
+}
+
 static enum fetch_result
 commit(struct fetch *f)
 {
@@ -137,10 +165,12 @@ commit(struct fetch *f)
 	}
 	if (resume_save(f, "commit", 1) == -1)
 		return set_reason(f, FETCH_TEMP, "fetch error=\"state: %s\"", strerror(errno));
+	note_origin(f);
 	if (renameat2(f->s->inboxfd, f->part, f->s->inboxfd, f->stem, RENAME_NOREPLACE) == -1) {
 		int e = errno;
 		char q[NAME_MAX * 4 + 3];
 
+		origin_drop(f->s, f->stem);
 		(void)resume_save(f, "verified", 1);
 		if (e == EEXIST)
 			return set_reason(f, FETCH_TEMP, "fetch name_taken name=%s",

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "cluster.h"
 #include "fetch.h"
+#include "origin.h"
 #include "filing.h"
 #include "handler.h"
 #include "job.h"
@@ -123,6 +124,7 @@ stage(struct worker *w, struct job *j, int failed, const char *reason, uint64_t 
 {
 	if (filing_stage(&w->f, j, failed, reason, clock_mono_ms() - start, tree) == FILING_ERROR)
 		log_warn("event=stage job=%s", j->id);
+	origin_drop(w->s, j->name);
 }
 
 /* Leave the job in work/ for the next worker or the next run. */
@@ -172,6 +174,7 @@ build_env(struct worker *w, struct job *j, const struct packet_result *pr, const
 	env_push(env, "INGEST_ATTEMPT", num);
 	env_push(env, "INGEST_SPOOL", w->s->path);
 	env_push(env, "INGEST_JOB", j->id);
+	origin_env(w->s, j->name, path, env);
 	p = getenv("PATH");
 	env_push(env, "PATH", p ? p : "/usr/local/bin:/usr/bin:/bin");
 	for (i = 0; i < c->handler.env.n; i++)

@@ -74,6 +74,7 @@ no_leftovers() {
 
 @test "a large file comes from nginx in parallel ranges, is verified and processed as a packet" {
 	fetch_conf
+	printf 'metrics_file: %s\nmetrics_interval: 1s\n' "$T/metrics.prom" >>"$CONF"
 	start_daemon
 	drop_url big.bin.url "http://127.0.0.1:$NGINX_PORT/big.bin" "sha256=$(sha "$FILES/big.bin")" \
 	    "size=$(stat -c %s "$FILES/big.bin")"
@@ -84,6 +85,11 @@ no_leftovers() {
 	cmp "$FILES/big.bin" "$SPOOL/done/big.bin"
 	[ -e "$SPOOL/done/big.bin.url" ]
 	no_leftovers big.bin
+	# The metrics count what the download wrote: the file, once.
+	local size
+	size=$(stat -c %s "$FILES/big.bin")
+	wait_until 5 eval "awk '/^ingestd_fetched_bytes_total / { exit !(\$2 >= $size && \$2 < 2 * $size) }' \"$T/metrics.prom\"" ||
+	    fail "ingestd_fetched_bytes_total is not the file's $size: $(grep fetched "$T/metrics.prom")"
 	# Four ranges, each asked for once, all answered 206; and the 1 MiB probe.
 	local log=$SRV/nginx/access.log
 	[ "$(grep -c 'GET /big.bin range="bytes=[0-9]*-[0-9]*" status=206' "$log")" -ge 5 ] ||
@@ -153,6 +159,22 @@ slow_requests_at_least() { [ "$(slow_requests)" -ge "$1" ]; }
 	[ "$sent" -le $(( size - before + 64 * 1024 )) ] ||
 	    fail "the resumed run got $sent bytes of a file of $size (state had $before)"
 	[ "$sent" -gt 0 ]
+	stop_daemon
+}
+
+@test "the handler of a URL packet is told INGEST_SOURCE=url and the URL, without its password" {
+	fetch_conf
+	sed -i 's|command: \[/bin/true\]|command: [sh, -c, "env \| grep ^INGEST_ \| sort"]|' "$CONF"
+	start_daemon
+	drop_url small.bin.url "http://user:secret@127.0.0.1:$NGINX_PORT/small.bin"
+	wait_for test -e "$SPOOL/done/small.bin.log"
+	grep -qx 'INGEST_SOURCE=url' "$SPOOL/done/small.bin.log" ||
+	    fail "$(cat "$SPOOL/done/small.bin.log")"
+	grep -qx "INGEST_URL=http://user:***@127.0.0.1:$NGINX_PORT/small.bin" "$SPOOL/done/small.bin.log" ||
+	    grep -qx "INGEST_URL=http://127.0.0.1:$NGINX_PORT/small.bin" "$SPOOL/done/small.bin.log" ||
+	    fail "no INGEST_URL without the password in $(cat "$SPOOL/done/small.bin.log")"
+	! grep -q secret "$SPOOL/done/small.bin.log" || fail "the password reached the handler"
+	! grep -q INGEST_S3_ "$SPOOL/done/small.bin.log"
 	stop_daemon
 }
 

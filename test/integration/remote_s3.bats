@@ -105,6 +105,33 @@ no_bad_signatures() {
 	stop_daemon
 }
 
+@test "the handler of an S3 packet is told its bucket, key, ETag and URL; a packet dropped in is told it came from the inbox" {
+	s3_put "video_cam 1/clip+1.zip"
+	s3_conf after_commit
+	sed -i 's|command: \[/bin/true\]|command: [sh, -c, "env \| grep ^INGEST_ \| sort"]|' "$CONF"
+	grep -q 'grep ^INGEST_' "$CONF" || fail "the handler was not replaced in $CONF"
+	start_daemon
+	local name="video_cam%201%2Fclip+1.zip" etag
+	wait_for test -e "$SPOOL/done/$name.log"
+	make_packet "$T/src" local.zip
+	cp "$T/src/local.zip" "$SPOOL/inbox/local.zip"
+	wait_for test -e "$SPOOL/done/local.zip.log"
+	etag=$(md5sum "$T/src/p.zip" | cut -d' ' -f1)
+	grep -qx 'INGEST_SOURCE=s3' "$SPOOL/done/$name.log" || fail "$(cat "$SPOOL/done/$name.log")"
+	grep -qx 'INGEST_S3_BUCKET=uploads' "$SPOOL/done/$name.log"
+	grep -qx 'INGEST_S3_KEY=video_cam 1/clip+1.zip' "$SPOOL/done/$name.log"
+	grep -qx "INGEST_S3_ETAG=$etag" "$SPOOL/done/$name.log" ||
+	    fail "no INGEST_S3_ETAG=$etag in $(cat "$SPOOL/done/$name.log")"
+	grep -qx 'INGEST_URL=s3://uploads/video_cam%201/clip%2B1.zip' "$SPOOL/done/$name.log" ||
+	    fail "no INGEST_URL in $(cat "$SPOOL/done/$name.log")"
+	grep -qx 'INGEST_SOURCE=inbox' "$SPOOL/done/local.zip.log"
+	! grep -q 'INGEST_S3_' "$SPOOL/done/local.zip.log"
+	# The record is the daemon's and goes with the filing.
+	wait_until 5 eval '[ -z "$(ls -A "$SPOOL/remote/origin")" ]' ||
+	    fail "origin records left: $(ls -A "$SPOOL/remote/origin")"
+	stop_daemon
+}
+
 @test "a wrong secret gives a clear error and deletes nothing" {
 	s3_put video_1.zip
 	s3_put video_2.zip
