@@ -254,6 +254,10 @@ reconnected() {
 }
 disconnects() { grep -c 'event=cluster state=disconnected' "${H_LOG[$1]}" || true; }
 
+# status_of I: host I's `ingestd status`; status_says I TEXT: it contains TEXT.
+status_of() { INGESTD_TEST_TAG=$TAG timeout 10 "$INGESTD" status -d "${H_SPOOL[$1]}" 2>&1; }
+status_says() { [[ $(status_of "$1") == *"$2"* ]]; }
+
 # --- what the spool says ------------------------------------------------------
 
 # A packet's own entry in done/ or failed/: the key, or the key.~J~ of a
@@ -623,8 +627,8 @@ cluster() {
 	# Requests the proxy sees from here on come from a source that did not pause
 	# (a listing that was on its way when NATS went may still end: 1 s of margin).
 	t_dis=$(date +%s.%N)
-	run_ingestd status -d "${H_SPOOL[1]}"
-	[[ $output == *"cluster: disconnected"* ]] || fail "status during the outage: $output"
+	# status reads remote/cluster.state, which the source rewrites every second.
+	wait_until 5 status_says 1 "cluster: disconnected" || fail "status during the outage: $(status_of 1)"
 	put_n 10 c
 	# One local packet a second into each host, each filed while NATS is down.
 	j=0
@@ -660,7 +664,6 @@ cluster() {
 		[ "$(ls "${H_SPOOL[i]}/done" | grep -c "^local_h${i}_[0-9]*\.zip\$")" -eq "$j" ] ||
 		    fail "host $i: $(ls "${H_SPOOL[i]}/done" | grep -c "^local_h${i}_[0-9]*\.zip\$") of $j local packets"
 	done
-	run_ingestd status -d "${H_SPOOL[1]}"
-	[[ $output == *"cluster: connected"* ]] || fail "status after the outage: $output"
+	wait_until 5 status_says 1 "cluster: connected" || fail "status after the outage: $(status_of 1)"
 	for i in 1 2; do host_stop "$i"; done
 }
