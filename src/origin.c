@@ -19,6 +19,10 @@ origin_dir(const struct spool *s, int create)
 {
 	int rfd, fd;
 
+	/* Only a download makes SPOOL/remote: a spool without one stays as it was. */
+	if (!create)
+		return openat(s->dirfd, REMOTE_DIR "/" ORIGIN_DIR, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
 	if ((rfd = remote_dir(s)) == -1)
 		return -1;
 	if (create && mkdirat(rfd, ORIGIN_DIR, 0750) == -1 && errno != EEXIST) {

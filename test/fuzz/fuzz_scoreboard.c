@@ -82,7 +82,7 @@ lay(const uint8_t *data, size_t size)
 
 static const char *const prefixes[] = {
 	"ingestd on ", "queue: ", "inbox: ", "workers: ", "  ", "totals: ", "deferred: ",
-	"stuck: ", NULL,
+	"stuck: ", "downloads:", "cluster: ", NULL,
 };
 
 static void
