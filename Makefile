@@ -45,7 +45,7 @@ TEST_DEPS  = $(BUILD_DEPS) clang libclang-rt-14-dev libcmocka-dev bats runit man
 SUDO       = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all run check quick deps deps-test unit unit-asan integration asan lint mancheck \
-        fuzz fuzz-smoke install uninstall deb deb-test bench bench-throughput chaos \
+        fuzz fuzz-smoke install uninstall deb deb-test bench bench-throughput bench-scale-out chaos \
         powercut faultinject clean FORCE
 
 all: ingestd
@@ -179,6 +179,11 @@ BENCH_THROUGHPUT_ARGS ?= -n 2000,20000 $(if $(filter 0,$(shell id -u)),--fs repo
 bench-throughput: all
 	$(call apt_missing,$(BENCH_DEPS))
 	test/bench/throughput $(BENCH_THROUGHPUT_ARGS)
+
+# Issue 14's figures: 1, 2 and 3 hosts draining one bucket through NATS JetStream
+# (s3rver and nats-server, from the test dependencies).
+bench-scale-out: all
+	test/bench/scale-out
 
 chaos: all
 	test/chaos/run full
