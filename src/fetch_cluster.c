@@ -45,10 +45,18 @@ fetch_cluster_failed(struct fetch *f, enum fetch_result rc)
 
 	if (!f->clustered || f->ctl == NULL || f->ctl->cl == NULL)
 		return rc;
-	if (cluster_marker_get(f->ctl->cl, f->cid, f->stem, f->owner, sizeof(f->owner)) !=
-	    MARKER_THEIRS)
-		return rc;
 	snprintf(why, sizeof(why), "%s", f->reason);
+	switch (cluster_marker_get(f->ctl->cl, f->cid, f->stem, f->owner, sizeof(f->owner))) {
+	case MARKER_THEIRS:
+		break;
+	case MARKER_ERROR:
+		/* Another host may have filed and deleted it: only NATS can say. */
+		return set_reason(f, FETCH_PAUSED, "fetch cluster error=\"marker: NATS did not "
+		    "answer\" after=%s", LQ(why));
+	case MARKER_OURS:
+	case MARKER_ABSENT:
+		return rc;
+	}
 	return set_reason(f, FETCH_DUPLICATE, "fetch duplicate marker=%s after=%s",
 	    LQ(f->owner), LQ(why));
 }
