@@ -391,23 +391,42 @@ marker_key(const char *id, char key[DIGEST_SHA256_HEX])
 		key[0] = '\0';
 }
 
+/*
+ * Read from the stream's leader, not with kvStore_Get: the bucket allows
+ * direct gets, which any replica answers, and a replica still applying the
+ * write says "not found" for a marker another host has just committed. That
+ * host then deletes the object, and we would file its 404 as a failure.
+ */
 static enum cluster_marker
-marker_compare(struct cluster *cl, const char *key, const char *mine, char *owner, size_t olen)
+marker_compare(struct cluster *cl, const char *key, const char *mine, char *owner, size_t olen,
+    uint64_t *tombstone)
 {
-	kvEntry *e = NULL;
+	char stream[80], subject[160];
+	natsMsg *m = NULL;
 	natsStatus s;
-	const char *v;
+	const char *op = NULL;
+	int n;
 	enum cluster_marker r;
 
-	s = kvStore_Get(&e, cl->kv, key);
+	snprintf(stream, sizeof(stream), "KV_%s-filed", cl->stream);
+	snprintf(subject, sizeof(subject), "$KV.%s-filed.%s", cl->stream, key);
+	s = js_GetLastMsg(&m, cl->js, stream, subject, NULL, NULL);
 	if (s == NATS_NOT_FOUND)
 		return MARKER_ABSENT;
 	if (s != NATS_OK)
 		return MARKER_ERROR;
-	v = kvEntry_ValueString(e);
-	snprintf(owner, olen, "%s", v != NULL ? v : "");
-	r = v != NULL && strcmp(v, mine) == 0 ? MARKER_OURS : MARKER_THEIRS;
-	kvEntry_Destroy(e);
+	/* Markers are never deleted; a delete or purge put there by hand is no owner. */
+	if (natsMsgHeader_Get(m, "KV-Operation", &op) == NATS_OK && op != NULL) {
+		if (tombstone != NULL)
+			*tombstone = natsMsg_GetSequence(m);
+		natsMsg_Destroy(m);
+		return MARKER_ABSENT;
+	}
+	n = natsMsg_GetDataLength(m);
+	snprintf(owner, olen, "%.*s", n, natsMsg_GetData(m) != NULL ? natsMsg_GetData(m) : "");
+	r = strlen(mine) == (size_t)n && memcmp(natsMsg_GetData(m), mine, (size_t)n) == 0 ?
+	    MARKER_OURS : MARKER_THEIRS;
+	natsMsg_Destroy(m);
 	return r;
 }
 
@@ -417,6 +436,7 @@ cluster_mark(struct cluster *cl, const char *id, const char *name, char *owner, 
 	char key[DIGEST_SHA256_HEX], mine[CLUSTER_NODE_MAX + 300];
 	char err[256];
 	enum cluster_marker r;
+	uint64_t tomb = 0;
 
 	if (olen > 0)
 		owner[0] = '\0';
@@ -426,13 +446,21 @@ cluster_mark(struct cluster *cl, const char *id, const char *name, char *owner, 
 	if (key[0] == '\0')
 		return MARKER_ERROR;
 	snprintf(mine, sizeof(mine), "node=%s name=%s", cl->node, name);
-	if (kvStore_CreateString(NULL, cl->kv, key, mine) == NATS_OK) {
-		snprintf(owner, olen, "%s", mine);
-		return MARKER_OURS;
-	}
+	/*
+	 * Not kvStore_Create: after a refusal it reads with a direct get (see
+	 * marker_compare). The stream's leader checks "no message yet" itself.
+	 */
+	if (kvStore_Update(NULL, cl->kv, key, mine, (int)strlen(mine), 0) == NATS_OK)
+		goto ours;
 	/* Refused: someone holds it (maybe we, before a crash), or NATS is away. */
-	r = marker_compare(cl, key, mine, owner, olen);
+	r = marker_compare(cl, key, mine, owner, olen, &tomb);
+	if (r == MARKER_ABSENT && tomb != 0 &&
+	    kvStore_Update(NULL, cl->kv, key, mine, (int)strlen(mine), tomb) == NATS_OK)
+		goto ours;
 	return r == MARKER_ABSENT ? MARKER_ERROR : r;
+ours:
+	snprintf(owner, olen, "%s", mine);
+	return MARKER_OURS;
 }
 
 enum cluster_marker
@@ -449,7 +477,7 @@ cluster_marker_get(struct cluster *cl, const char *id, const char *name, char *o
 	if (key[0] == '\0')
 		return MARKER_ERROR;
 	snprintf(mine, sizeof(mine), "node=%s name=%s", cl->node, name);
-	return marker_compare(cl, key, mine, owner, olen);
+	return marker_compare(cl, key, mine, owner, olen, NULL);
 }
 
 int

@@ -516,6 +516,17 @@ cluster() {
 	for i in 1 2 3; do host_stop "$i"; done
 }
 
+# watch_js FILE SUBJECT...: log the subject of every message sent on SUBJECT
+# (the JetStream API requests the hosts make) into FILE, from now on.
+watch_js() {
+	local f=$1 i
+	shift
+	i=$(nats_up_node) || return 1
+	"$PY3" "$JSAPI" watch "${NATS_PORT[i]}" "$@" >"$f" 2>&1 3>&- &
+	SERVER_PIDS+=($!)
+	wait_for grep -qx ready "$f"
+}
+
 @test "SIGSTOP of a host past the lease with downloads in progress, then SIGCONT: it loses the markers, discards its copies, nothing is filed twice" {
 	local i k mine n=6
 	nats_start "$T" 3
@@ -539,11 +550,17 @@ cluster() {
 	for k in $mine; do
 		[ -n "$(where_filed "$k")" ] || fail "$k not filed by host 2 or 3"
 	done
+	# Who owns a marker is read from the stream's leader: a direct get may
+	# be answered by a replica still applying the winner's write, which says
+	# "not found", and the loser would file the winner's delete as a 404.
+	watch_js "$T/js.watch" "\$JS.API.DIRECT.GET.>" "\$JS.API.STREAM.MSG.GET.>"
 	host_signal 1 CONT
 	# Its downloads finish, its marker creates lose: the copies go.
 	for k in $mine; do
 		wait_for grep -qE "event=duplicate .*name=$k(\.url)?( |\$)" "${H_LOG[1]}"
 	done
+	! grep -F "DIRECT.GET.KV_$STREAM-filed" "$T/js.watch" || fail "markers read with a direct get"
+	grep -qF "STREAM.MSG.GET.KV_$STREAM-filed" "$T/js.watch" || fail "no marker read seen: $(cat "$T/js.watch")"
 	wait_until 30 all_settled
 	wait_for stream_empty
 	assert_cluster_once

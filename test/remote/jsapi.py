@@ -14,6 +14,10 @@ and the tests need only these.
       Every message STREAM holds, oldest first, one line each:
       SEQ<TAB>SUBJECT<TAB>DATA, DATA's newlines turned into spaces. A key-value
       bucket B is the stream KV_B, its subjects $KV.B.KEY.
+  jsapi.py watch PORT SUBJECT...
+      Subscribe to each SUBJECT (wildcards allowed) and print the subject of
+      every message published there, a line each, until killed. The first
+      line, "ready", says the subscriptions are in place.
 
 Everything goes over one connection; nothing is retried: a caller that
 expects an election in progress polls.
@@ -123,6 +127,22 @@ def main():
             m = r["message"]
             data = base64.b64decode(m.get("data", "")).decode(errors="replace")
             print("%d\t%s\t%s" % (m["seq"], m["subject"], data.replace("\r", " ").replace("\n", " ")))
+    elif cmd == "watch":
+        c.s.settimeout(None)
+        c.s.sendall(b"".join(("SUB %s %d\r\n" % (subj, 100 + i)).encode()
+                             for i, subj in enumerate(sys.argv[3:])) + b"PING\r\n")
+        while True:
+            line = c.f.readline()
+            if not line:
+                return
+            if line.startswith(b"PONG"):
+                print("ready", flush=True)
+            elif line.startswith(b"PING"):
+                c.s.sendall(b"PONG\r\n")
+            elif line.startswith(b"MSG ") or line.startswith(b"HMSG "):
+                p = line.split()
+                c.f.read(int(p[-1]) + 2)
+                print(p[1].decode(), flush=True)
     else:
         sys.exit(__doc__)
 
