@@ -90,6 +90,7 @@ struct fetch {
 	char                    boot[64];
 	char                    urlhash[DIGEST_SHA256_HEX];
 	enum fetch_result       failed;		/* after RANGES_FAILED: how */
+	int                     gone;		/* the server said 404 or 410 */
 	int                     clustered;	/* an object of a source in cluster mode */
 	char                    cid[CLUSTER_ID_MAX];	/* its id (cluster.h) */
 	char                    owner[CLUSTER_NODE_MAX + 300];	/* the marker's, when not ours */

@@ -53,8 +53,16 @@ fetch_cluster_failed(struct fetch *f, enum fetch_result rc)
 		/* Another host may have filed and deleted it: only NATS can say. */
 		return set_reason(f, FETCH_PAUSED, "fetch cluster error=\"marker: NATS did not "
 		    "answer\" after=%s", LQ(why));
-	case MARKER_OURS:
 	case MARKER_ABSENT:
+		/*
+		 * Gone, and no host's marker: yet. Right after a failover the
+		 * stream's new leader can answer before it has applied the
+		 * winner's marker, so "gone" is only believed on the last attempt.
+		 */
+		if (rc == FETCH_BAD && f->gone && !f->ctl->last)
+			return set_reason(f, FETCH_TEMP, "fetch gone marker=none after=%s", LQ(why));
+		return rc;
+	case MARKER_OURS:
 		return rc;
 	}
 	return set_reason(f, FETCH_DUPLICATE, "fetch duplicate marker=%s after=%s",

@@ -517,6 +517,7 @@ seg_done(struct fetch *f, struct seg *g, CURLcode res)
 			return set_failed(f, FETCH_TEMP, SEG_FAILED, "fetch %s url=%s%s%s", what,
 			    qurl(f, q, sizeof(q)), msg[0] ? " message=" : "",
 			    msg[0] ? log_quote(qm, sizeof(qm), msg) : "");
+		f->gone = status == 404 || status == 410;
 		return set_failed(f, FETCH_BAD, SEG_FAILED, "fetch %s url=%s%s%s", what,
 		    qurl(f, q, sizeof(q)), msg[0] ? " message=" : "",
 		    msg[0] ? log_quote(qm, sizeof(qm), msg) : "");

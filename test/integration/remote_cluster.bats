@@ -571,6 +571,29 @@ watch_js() {
 	for i in 1 2 3; do host_stop "$i"; done
 }
 
+@test "an object gone (404) with no host's marker is tried again and only then failed, and no other host is sent it" {
+	local k=video_g0001.zip
+	nats_start "$T" 1
+	start_hold
+	put "$k"
+	hold_gets
+	host_conf 1 "$HOLD_URL"
+	host_start 1
+	wait_for eval '[ "$(held_gets)" -ge 1 ]'
+	# Deleted behind the cluster's back while its GET waits: a 404, and no marker.
+	rm -f "$S3_DATA/uploads/$k"._S3rver_*
+	rm -f "$HOLD_FILE"
+	nats_consumer_info "$STREAM" "$(nats_req "\$JS.API.CONSUMER.NAMES.$STREAM" | jq -r ".consumers[0]")" >"$T/consumer.json" || true
+	wait_until 60 test -e "${H_SPOOL[1]}/failed/$k.url" || fail "not failed: $(ls "${H_SPOOL[1]}"/*)"
+	# fetch.retries is 2: three attempts, the first two deferred as temporary.
+	[ "$(on_host 1 journal_field "$k.url" attempts)" = 3 ] || fail "attempts: $(on_host 1 journal_field "$k.url" attempts)"
+	[[ $(on_host 1 journal_field "$k.url" reason) == "fetch status=404"* ]] || fail "reason: $(on_host 1 journal_field "$k.url" reason)"
+	[ "$(grep -c "fetch gone marker=none" "${H_LOG[1]}")" -eq 2 ] || fail "$(grep "$k" "${H_LOG[1]}")"
+	# Failed for good: the message is terminated, not redelivered.
+	wait_for stream_empty
+	host_stop 1
+}
+
 @test "kill -9 of the stream leader's nats-server mid-drain: nothing lost, nothing filed twice" {
 	local i old
 	echo 0.05 >"$T/handler.sleep"
