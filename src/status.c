@@ -207,7 +207,8 @@ print_stuck_text(const struct scoreboard *sb, int64_t now)
 static void
 download_rate(const struct sb_slot *s, int64_t now, uint64_t *rate, long long *eta)
 {
-	int64_t ms = now - s->dl_started_ms;
+	/* The scoreboard is outside input to status: no subtraction may overflow. */
+	int64_t ms = s->dl_started_ms > 0 && s->dl_started_ms < now ? now - s->dl_started_ms : 0;
 	uint64_t got = s->dl_have > s->dl_base ? s->dl_have - s->dl_base : 0;
 
 	*rate = ms > 0 ? got * 1000 / (uint64_t)ms : 0;
