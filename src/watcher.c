@@ -233,7 +233,7 @@ watcher_main(const struct conf *c, const struct spool *s, mqd_t q, int readyfd, 
     struct scoreboard *sb)
 {
 	struct watcher w;
-	const int mask = IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY | IN_DELETE_SELF |
+	const int mask = IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY | IN_CREATE | IN_DELETE_SELF |
 	    IN_MOVE_SELF | IN_UNMOUNT | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK;
 
 	memset(&w, 0, sizeof(w));
@@ -299,6 +299,17 @@ watcher_main(const struct conf *c, const struct spool *s, mqd_t q, int readyfd, 
 				send_name(&w, ev->name);
 			} else if ((ev->mask & IN_CLOSE_WRITE) && !(ev->mask & IN_ISDIR)) {
 				pending_set(&w, ev->name, clock_mono_ms() + c->settle_ms);
+			} else if ((ev->mask & IN_CREATE) && !(ev->mask & IN_ISDIR)) {
+				struct stat st;
+
+				/*
+				 * A symlink, FIFO or device made in place is whole
+				 * at once and never closed after writing: it is
+				 * sent now, to be filed failed, not left for a rescan.
+				 */
+				if (fstatat(s->inboxfd, ev->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+				    !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+					send_name(&w, ev->name);
 			} else if (ev->mask & IN_MODIFY) {
 				struct pending *p = w.npend ? pending_find(&w, ev->name) : NULL;
 

@@ -142,3 +142,21 @@ untouched_for() {
 	    fail "handler started $(( (claimed - t_last) / 1000 )) ms after the last close (settle 1s)"
 	stop_daemon
 }
+
+@test "a symlink or a FIFO made in place in the inbox is filed failed at once, not left for a rescan" {
+	write_conf
+	start_daemon
+	ln -s /etc/passwd "$SPOOL/inbox/link.zip"
+	mkfifo "$SPOOL/inbox/pipe.zip"
+	# Never closed after a write: no event but the create says they are there.
+	wait_until 5 eval 'test -e "$SPOOL/failed/link.zip.error" && test -e "$SPOOL/failed/pipe.zip.error"' ||
+	    fail "not filed: $(ls -la "$SPOOL/inbox" "$SPOOL/failed")"
+	[ "$(journal_field link.zip reason)" = symlink ] || fail "link.zip: $(journal_field link.zip reason)"
+	[[ $(journal_field pipe.zip reason) == type* ]] || fail "pipe.zip: $(journal_field pipe.zip reason)"
+	# A name still being written is left alone, whatever it is.
+	ln -s /etc/passwd "$SPOOL/inbox/later.zip-downloading"
+	drop after.zip
+	wait_for filed after.zip
+	[ -L "$SPOOL/inbox/later.zip-downloading" ]
+	stop_daemon
+}
