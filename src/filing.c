@@ -433,8 +433,9 @@ finish(struct filer *f, struct staged *e)
 {
 	const char *p;
 
-	sb_job_finished(f->sb, f->slot, e->failed, e->dur_ms);
-	if (e->failed && (p = strstr(e->line, " reason=")) != NULL) {
+	p = e->failed ? strstr(e->line, " reason=") : NULL;
+	sb_job_finished(f->sb, f->slot, e->failed ? (p != NULL ? p + 8 : "") : NULL, e->dur_ms);
+	if (p != NULL) {
 		char reason[JOURNAL_LINE_MAX];
 
 		/* One value: a reason's own keys (entry=, error=) must not read as the line's. */

@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "names.h"
 #include "queue.h"
+#include "reasons.h"
 
 long
 metrics_inbox_backlog(int inboxfd, const struct strv *ignore)
@@ -64,6 +65,11 @@ metrics_print(FILE *fp, const struct scoreboard *sb, long inbox_backlog, long qu
 	    "ingestd_job_crashes_total %llu\n",
 	    (unsigned long long)h->done, (unsigned long long)h->failed,
 	    (unsigned long long)h->retried, (unsigned long long)h->crashes);
+	fprintf(fp, "# HELP ingestd_jobs_failed_total Jobs filed failed, by the first word of their reason.\n"
+	    "# TYPE ingestd_jobs_failed_total counter\n");
+	for (i = 0; i < REASON_N; i++)
+		fprintf(fp, "ingestd_jobs_failed_total{reason=\"%s\"} %llu\n", reason_keyword(i),
+		    (unsigned long long)h->failed_by[i]);
 	fprintf(fp, "# HELP ingestd_job_duration_seconds Time from claim to filing.\n"
 	    "# TYPE ingestd_job_duration_seconds histogram\n");
 	for (i = 0; i < SB_BUCKETS; i++) {

@@ -128,8 +128,9 @@ sb_download_end(struct scoreboard *sb, int slot)
 }
 
 void
-sb_job_finished(struct scoreboard *sb, int slot, int failed, uint64_t dur_ms)
+sb_job_finished(struct scoreboard *sb, int slot, const char *reason, uint64_t dur_ms)
 {
+	int failed = reason != NULL;
 	size_t b;
 
 	if (sb == NULL)
@@ -140,6 +141,8 @@ sb_job_finished(struct scoreboard *sb, int slot, int failed, uint64_t dur_ms)
 	__atomic_add_fetch(&sb->hdr.dur_count, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&sb->hdr.dur_sum_ms, dur_ms, __ATOMIC_RELAXED);
 	__atomic_add_fetch(failed ? &sb->hdr.failed : &sb->hdr.done, 1, __ATOMIC_RELAXED);
+	if (failed)
+		__atomic_add_fetch(&sb->hdr.failed_by[reason_class(reason)], 1, __ATOMIC_RELAXED);
 	if (slot >= 0 && slot < SB_SLOTS) {
 		struct sb_slot *s = &sb->slot[slot];
 

@@ -9,9 +9,11 @@
 
 #include <stdint.h>
 
+#include "reasons.h"
+
 #define SB_FILE     "scoreboard"
 #define SB_MAGIC    0x53676e69u	/* "ingS" */
-#define SB_VERSION  4
+#define SB_VERSION  5
 #define SB_SLOTS    520		/* 256 workers, as many retiring after a reload, and a few others */
 #define SB_BUCKETS  12
 #define SB_STUCK    64		/* packets that cannot be claimed, remembered at once */
@@ -74,6 +76,7 @@ struct sb_header {
 	uint64_t stuck_overflow;	/* stuck packets beyond SB_STUCK */
 	uint64_t hints_missed;		/* hints the queue had no room for (offered again) */
 	uint64_t fetched_bytes;		/* bytes downloads wrote, all attempts */
+	uint64_t failed_by[REASON_N];	/* failures by reason_class() */
 	struct sb_stuck stuck[SB_STUCK];
 };
 
@@ -101,8 +104,11 @@ const struct scoreboard *sb_open_ro(int spooldirfd);
 
 void sb_unmap(const struct scoreboard *sb);
 
-/* Record a finished job's duration and outcome (workers). */
-void sb_job_finished(struct scoreboard *sb, int slot, int failed, uint64_t dur_ms);
+/*
+ * Record a finished job's duration and outcome (workers): done when reason
+ * is NULL, else failed for reason (the journal's text after reason=).
+ */
+void sb_job_finished(struct scoreboard *sb, int slot, const char *reason, uint64_t dur_ms);
 
 int64_t sb_now_ms(void);
 

@@ -44,6 +44,33 @@ failed_json() { run_ingestd failed -d "$SPOOL" --json; [ "$status" -eq 0 ] || fa
 	stop_daemon
 }
 
+@test "metrics: failures counted by the first word of their reason, every reason written, the sum the failed total" {
+	local kw sum=0 v
+	write_conf
+	printf 'metrics_file: %s\nmetrics_interval: 1s\n' "$T/metrics.prom" >>"$CONF"
+	failing_handler
+	start_daemon
+	wait_for test -e "$T/metrics.prom"
+	# Before any failure every series is there, at 0.
+	for kw in symlink type exit signal timeout exec tempfail crashed archive format plain limit link path manifest fetch permission other; do
+		metric_is "$T/metrics.prom" "ingestd_jobs_failed_total{reason=\"$kw\"}" 0 || fail "no $kw series at 0: $(grep failed "$T/metrics.prom")"
+	done
+	drop a-3.zip
+	drop b-4.zip
+	ln -s /etc/passwd "$T/l.zip"
+	mv "$T/l.zip" "$SPOOL/inbox/l.zip"
+	wait_for failed_has 3
+	wait_until 5 metric_is "$T/metrics.prom" 'ingestd_jobs_total{outcome="failed"}' 3 || fail "$(grep failed "$T/metrics.prom")"
+	[ "$(metric "$T/metrics.prom" 'ingestd_jobs_failed_total{reason="exit"}')" = 2 ] || fail "$(grep failed "$T/metrics.prom")"
+	[ "$(metric "$T/metrics.prom" 'ingestd_jobs_failed_total{reason="symlink"}')" = 1 ] || fail "$(grep failed "$T/metrics.prom")"
+	for kw in symlink type exit signal timeout exec tempfail crashed archive format plain limit link path manifest fetch permission other; do
+		v=$(metric "$T/metrics.prom" "ingestd_jobs_failed_total{reason=\"$kw\"}") || fail "no $kw series"
+		sum=$((sum + v))
+	done
+	[ "$sum" -eq 3 ] || fail "the reasons add up to $sum, not 3"
+	stop_daemon
+}
+
 @test "failed and show work without a daemon, as a user of the daemon's group, and take the reason from the journal when .error is gone" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to give the spool to a group"
 	id nobody >/dev/null 2>&1 || skip "no user nobody"
