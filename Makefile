@@ -154,7 +154,7 @@ mancheck:
 	test/mancheck.sh
 
 build-fuzz/fuzz_%: test/fuzz/fuzz_%.c $(filter-out src/main.c,$(SRCS)) | build-fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc \
 	    $(shell pkg-config --cflags $(PKGS)) -DINGESTD_VERSION='"$(VERSION)"' \
 	    -o $@ $< $(filter-out src/main.c,$(SRCS)) $(LIBS)
 
