@@ -437,13 +437,13 @@ cluster() {
 	created=$(nats_stream_info w | jq -r .created)
 	old=$NATS_LEADER
 	nats_kill "$old"
-	nats_wait_leader w 20
+	nats_wait_leader w
 	[ "$NATS_LEADER" != "$old" ] || fail "n$old was killed and still leads"
 	[ "$(nats_stream_msgs w)" -eq 5 ]
 	nats_restart "$old"
 	nats_stop_all
 	nats_start_all
-	nats_wait_leader w 20
+	nats_wait_leader w
 	[ "$(nats_stream_msgs w)" -eq 5 ]
 	[ "$(nats_stream_info w | jq -r .created)" = "$created" ] || fail "the stream was made anew"
 	[ "$(nats_stream_dump w | cut -f3 | tr '\n' ' ')" = "m1 m2 m3 m4 m5 " ]
@@ -630,7 +630,7 @@ watch_js() {
 		wait_for grep -q 'event=cluster state=disconnected' "${H_LOG[i]}"
 	done
 	nats_start_all
-	nats_wait_leader "$STREAM" 20
+	nats_wait_leader "$STREAM"
 	# The same stream (not made anew by a host), with every message at its
 	# sequence: what the hosts publish again is deduplicated, not new.
 	[ "$(nats_stream_info "$STREAM" | jq -r .created)" = "$created" ] || fail "the stream was made anew"

@@ -16,8 +16,12 @@
 #   NATS_YAML   the same as a YAML flow list, for `cluster.nats:`
 #   NATS_PORT[I] NATS_MPORT[I] (monitoring) NATS_PID[I] (empty while down)
 #
-# Readiness is polled with a deadline (NATS_READY_TIMEOUT, default 15 s),
-# never waited for with a fixed sleep. The servers are not tagged for the
+# Readiness is polled with a deadline (NATS_READY_TIMEOUT, default 60 s),
+# never waited for with a fixed sleep. The deadline is long because a cluster
+# restarted whole (or a stream that lost its leader) is recovered by a Raft
+# election: each round waits a random election timeout (seconds, not
+# milliseconds, in nats-server 2.9), and a split vote costs another round. CI
+# once saw a meta leader take over 15 s; here it takes about 5 s. The servers are not tagged for the
 # integration helpers' kill_test_procs: a test's teardown calls nats_stop_all,
 # and a server is never found by name, only by the pid it was started as.
 
@@ -30,7 +34,7 @@ NATS_PORT=()
 NATS_MPORT=()
 NATS_CPORT=()
 NATS_PID=()
-NATS_READY_TIMEOUT=${NATS_READY_TIMEOUT:-15}
+NATS_READY_TIMEOUT=${NATS_READY_TIMEOUT:-60}
 JSAPI=$REMOTE_DIR/jsapi.py
 
 have_nats() { command -v nats-server >/dev/null 2>&1; }
