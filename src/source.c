@@ -381,25 +381,47 @@ credentials(struct source *so)
 }
 
 /*
- * Cluster mode: list every poll into the work stream, and between polls
- * claim from it as slots free up. Nothing is listed or claimed while NATS
- * is away; the local inbox does not depend on it.
+ * A listing made while the work stream holds a backlog only adds to its
+ * back: what it finds is claimed after the backlog either way. So while
+ * the stream holds more than this host's workers would claim in a few
+ * rounds, polls do not list (every host lists the whole prefix, and S3
+ * bills each LIST). One listing in LIST_AT_LEAST_MS is made regardless,
+ * for what must be republished and for a changed object's new ETag.
+ */
+#define LIST_AT_LEAST_MS (60 * 1000)
+
+static int
+backlog_covers_poll(struct source *so)
+{
+	uint64_t enough = 4 * (uint64_t)so->c->workers;
+
+	return scl_backlog(so->scl) >= (enough > 8 ? enough : 8);
+}
+
+/*
+ * Cluster mode: list each poll into the work stream (unless it holds a
+ * backlog), and between polls claim from it as slots free up. Nothing is
+ * listed or claimed while NATS is away; the local inbox does not depend on it.
  */
 static void __attribute__((noreturn))
 cluster_loop(struct source *so)
 {
 	struct renew_arg ra = { so, { NULL, 0 } };
-	uint64_t next_poll = 0, now;
+	uint64_t next_poll = 0, next_list = 0, now;
 	struct timespec ts = { 0, 200 * 1000000L };
 
 	for (;;) {
 		now = clock_mono_ms();
 		if (scl_ready(so->scl)) {
-			if (now >= next_poll) {
+			if (now >= next_poll && (now >= next_list || !backlog_covers_poll(so))) {
 				if (credentials(so) == 0)
 					(void)poll_once(so);
 				explicit_bzero(&so->cr, sizeof(so->cr));
+				next_list = now + LIST_AT_LEAST_MS;
 				next_poll = clock_mono_ms() + so->src->poll_ms;
+			} else if (now >= next_poll) {
+				log_debug("event=list_skipped source=%zu reason=backlog", so->idx);
+				next_poll = now + so->src->poll_ms;
 			}
 			scl_claim(so->scl, 200);
 			work_names(so, &ra.w);

@@ -285,6 +285,16 @@ scl_renew(struct scl *sc, int (*pending)(void *arg, const char *stem), void *arg
 	claims_free(names, n);
 }
 
+uint64_t
+scl_backlog(struct scl *sc)
+{
+	uint64_t pending = 0, unacked = 0;
+
+	if (sc->state != 1 || !sc->setup || cluster_pending(sc->cl, &pending, &unacked) == -1)
+		return 0;
+	return pending;
+}
+
 void
 scl_state(struct scl *sc)
 {

@@ -30,6 +30,12 @@ int  scl_ready(struct scl *sc);
 /* Publish one listed object. 0, or -1 (logged). */
 int  scl_offer(struct scl *sc, const struct s3_object *obj);
 
+/*
+ * How many messages of the work stream no host has been sent yet; 0 when
+ * that cannot be read now (the caller then lists, as with no backlog).
+ */
+uint64_t scl_backlog(struct scl *sc);
+
 /* Claim what free slots allow, waiting up to wait_ms for work. */
 void scl_claim(struct scl *sc, int64_t wait_ms);
 

@@ -470,6 +470,35 @@ cluster() {
 	for i in 1 2 3; do host_stop "$i"; done
 }
 
+# listings: how many listings of the bucket the proxy has answered so far.
+listings() { grep -cE '"method": "GET", "path": "/uploads/?\?' "$PROXY_LOG" || true; }
+
+@test "a listing is skipped while the work stream holds a backlog, and made again once it drains" {
+	local before after n=30
+	nats_start "$T" 1
+	start_hold
+	hold_gets
+	host_conf 1 "$HOLD_URL"
+	put_n "$n" s
+	host_start 1
+	# The first listing publishes all 30; with every GET held, 2 are claimed
+	# and the rest wait in the stream: a backlog larger than 8.
+	wait_for eval '[ "$(nats_stream_msgs "$STREAM" 2>/dev/null)" = '"$n"' ]'
+	wait_for eval '[ "$(held_gets)" -ge 1 ]'
+	before=$(listings)
+	# 3 s of polls every 300 ms: 10 listings, were none skipped.
+	sleep 3
+	after=$(listings)
+	[ $((after - before)) -le 1 ] || fail "$((after - before)) listings in 3 s with a backlog of $n"
+	rm -f "$HOLD_FILE"
+	wait_until 60 drained "$n"
+	# No backlog now: a new object is listed within a few polls.
+	put_n 5 t
+	wait_until 10 drained $((n + 5)) || fail "new objects were not listed once the backlog was gone"
+	assert_cluster_once
+	host_stop 1
+}
+
 @test "kill -9 of a host while it holds leases: its objects are filed once by the others; restarted, it files none of them" {
 	local i k mine n=30 t0
 	nats_start "$T" 3
