@@ -4,6 +4,7 @@
  * belongs to. Credentials are in s3_creds.c, the listing parser in s3_list.c.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,13 +155,60 @@ ends_with(const char *s, size_t n, const char *suffix)
 	return n >= m && memcmp(s + n - m, suffix, m) == 0;
 }
 
+/* What stands for '/' in a local name: U+FF0F FULLWIDTH SOLIDUS, as rclone maps it. */
+#define NAME_SLASH     "\xEF\xBC\x8F"
+#define NAME_SLASH_LEN 3
+
+/*
+ * The length of the well-formed UTF-8 sequence at s (n bytes left) when it
+ * is a visible character a name may keep as it is, else 0. Left out, so
+ * escaped: controls (C1 too), the soft hyphen, the invisible and
+ * direction-changing marks (a name must read as it sorts), variation
+ * selectors, tags, private use, noncharacters, and NAME_SLASH itself.
+ */
+static size_t
+utf8_visible(const unsigned char *s, size_t n)
+{
+	uint32_t cp;
+	size_t len, i;
+
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		len = 2, cp = s[0] & 0x1F;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		len = 3, cp = s[0] & 0x0F;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;	/* overlong, out of range, or a surrogate */
+	if (cp < 0xA0 || cp == 0xAD || cp == 0x34F || cp == 0x61C || cp == 0x115F ||
+	    cp == 0x1160 || cp == 0x17B4 || cp == 0x17B5 || (cp >= 0x180B && cp <= 0x180F) ||
+	    (cp >= 0x2000 && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202F) ||
+	    (cp >= 0x205F && cp <= 0x206F) || cp == 0x3000 || cp == 0x3164 ||
+	    (cp >= 0xE000 && cp <= 0xF8FF) || (cp >= 0xFDD0 && cp <= 0xFDEF) ||
+	    (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0xFEFF || cp == 0xFF0F || cp == 0xFFA0 ||
+	    (cp & 0xFFFE) == 0xFFFE || (cp >= 0xFFF0 && cp <= 0xFFFF) ||
+	    (cp >= 0xE0000 && cp <= 0xE0FFF) || cp >= 0xF0000)
+		return 0;
+	return len;
+}
+
 int
 s3_local_name(const char *key, char *out, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	static const char *const suffixes[] = { ".url", ".part", "-downloading" };
 	char esc[3 * S3_KEY_MAX + 1], digest[DIGEST_SHA256_HEX], extbuf[17];
-	size_t klen = strlen(key), n = 0, i, force = (size_t)-1, cut, extlen = 0;
+	size_t klen = strlen(key), n = 0, i, force = (size_t)-1, cut, extlen = 0, u;
 	const char *ext = "";
 
 	if (klen == 0 || klen > S3_KEY_MAX) {
@@ -175,6 +223,14 @@ s3_local_name(const char *key, char *out, size_t len)
 
 		if (name_safe(c) && !(i == 0 && c == '.') && i != force) {
 			esc[n++] = (char)c;
+		} else if (c == '/') {
+			memcpy(esc + n, NAME_SLASH, NAME_SLASH_LEN);
+			n += NAME_SLASH_LEN;
+		} else if (c >= 0x80 && (u = utf8_visible((const unsigned char *)key + i,
+		    klen - i)) > 0) {
+			memcpy(esc + n, key + i, u);
+			n += u;
+			i += u - 1;
 		} else {
 			esc[n++] = '%';
 			esc[n++] = hex[c >> 4];
@@ -192,11 +248,13 @@ s3_local_name(const char *key, char *out, size_t len)
 			extlen = strlen(dot);
 		}
 		cut = S3_LOCAL_NAME_MAX - 17 - extlen;
-		/* Never cut an escape in half. */
+		/* Never cut an escape or a character in half. */
 		if (esc[cut - 1] == '%')
 			cut -= 1;
 		else if (esc[cut - 2] == '%')
 			cut -= 2;
+		while (cut > 0 && ((unsigned char)esc[cut] & 0xC0) == 0x80)
+			cut--;
 		if (digest_sha256_hex(key, klen, digest) == NULL)
 			return -1;	/* errno ENOMEM: no name rather than a colliding one */
 		n = (size_t)snprintf(esc + cut, sizeof(esc) - cut, "~%.16s%s", digest, ext) + cut;
@@ -207,6 +265,28 @@ s3_local_name(const char *key, char *out, size_t len)
 	}
 	memcpy(out, esc, n + 1);
 	return 0;
+}
+
+int
+s3_local_key(const char *name, char *out, size_t len)
+{
+	char plain[3 * S3_KEY_MAX + 1];
+	size_t i, n = 0, nlen = strlen(name);
+
+	if (strchr(name, '~') != NULL || nlen >= sizeof(plain)) {
+		errno = EINVAL;	/* a shortened name: its key is not in it */
+		return -1;
+	}
+	for (i = 0; i < nlen; i++) {
+		if (strncmp(name + i, NAME_SLASH, NAME_SLASH_LEN) == 0) {
+			plain[n++] = '/';
+			i += NAME_SLASH_LEN - 1;
+		} else {
+			plain[n++] = name[i];
+		}
+	}
+	plain[n] = '\0';
+	return s3_decode(plain, out, len);
 }
 
 int

@@ -44,15 +44,21 @@ int  s3_list_url(const struct conf_source *src, const char *token, unsigned max_
     char *out, size_t len);
 
 /*
- * The local name of key: bytes outside A-Z a-z 0-9 . _ - + = , @ become %XX,
- * and so do a leading '.' and the '.' or '-' of a trailing .url, .part or
- * -downloading, so the name is never hidden, never a URL packet and never
- * ignored. One-to-one (it decodes back to the key) unless longer than
- * S3_LOCAL_NAME_MAX: then the middle is cut and "~" plus 16 hex digits of
- * the key's SHA-256 mark it ('~' never occurs otherwise). 0 or -1 (EINVAL:
- * empty key; ENOMEM: no digest).
+ * The local name of key, readable and one-to-one: A-Z a-z 0-9 . _ - + = , @
+ * and visible UTF-8 characters (letters of any script) stay as they are; '/'
+ * becomes U+FF0F FULLWIDTH SOLIDUS; every other byte becomes %XX (a space,
+ * '%', '~', controls, invalid UTF-8, invisible or direction-changing marks,
+ * U+FF0F itself), and so do a leading '.' and the '.' or '-' of a trailing
+ * .url, .part or -downloading, so the name is never hidden, never a URL
+ * packet and never ignored. Longer than S3_LOCAL_NAME_MAX: the middle is cut
+ * (never inside a character or an escape) and "~" plus 16 hex digits of the
+ * key's SHA-256 mark it ('~' never occurs otherwise). 0 or -1 (EINVAL: empty
+ * key; ENOMEM: no digest).
  */
 int  s3_local_name(const char *key, char *out, size_t len);
+
+/* The key a local name stands for; -1 with EINVAL for a shortened name. */
+int  s3_local_key(const char *name, char *out, size_t len);
 
 struct s3_creds {
 	char id[256];

@@ -3,7 +3,8 @@
  * server sends. Beyond "no crash, no leak": a parsed page holds only keys of
  * 1 to 1024 bytes without NUL, ETags within bounds, a token when truncated;
  * every key maps to a local name that is a single, visible path component,
- * never a URL packet or a partial download; an error is one printable line.
+ * never a URL packet or a partial download, and that decodes back to the key
+ * unless it was shortened; an error is one printable line.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@
 static void
 check_name(const char *key)
 {
-	char name[S3_LOCAL_NAME_MAX + 1];
+	char name[S3_LOCAL_NAME_MAX + 1], back[S3_KEY_MAX + 1];
 	size_t n;
 
 	if (s3_local_name(key, name, sizeof(name)) != 0)
@@ -25,6 +26,10 @@ check_name(const char *key)
 	if (!name_is_valid(name) || n > S3_LOCAL_NAME_MAX || name[0] == '.' ||
 	    (n >= 4 && strcmp(name + n - 4, ".url") == 0) ||
 	    (n >= 5 && strcmp(name + n - 5, ".part") == 0))
+		abort();
+	/* Readable, and still the key: a name not shortened decodes back to it. */
+	if (strchr(name, '~') == NULL &&
+	    (s3_local_key(name, back, sizeof(back)) <= 0 || strcmp(back, key) != 0))
 		abort();
 }
 

@@ -163,8 +163,8 @@ race_kill() {
 	[ "$(journal_count)" -eq 2014 ]
 	[ "$(grep -v ' event=' "$SPOOL/journal" | grep -vc ' outcome=done')" -eq 0 ] ||
 	    fail "not done: $(grep -v ' outcome=done' "$SPOOL/journal" | head -3)"
-	for k in "video_a%20b.zip" "video_c+d=e.zip" "video_50%25.zip" "video_%C3%A9t%C3%A9.zip" \
-	    "video_dir%2Fx.zip" video_0000.zip video_0999.zip; do
+	for k in "video_a%20b.zip" "video_c+d=e.zip" "video_50%25.zip" "video_été.zip" \
+	    "video_dir／x.zip" "video_日本.zip" video_0000.zip video_0999.zip; do
 		[ "$(journal_field "$k" outcome)" = done ] || fail "$k: $(journal_field "$k" outcome)"
 		cmp -s "$SPOOL/done/$k" "$T/src/p.zip" || fail "$k differs from what was uploaded"
 	done

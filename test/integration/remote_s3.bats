@@ -89,8 +89,8 @@ no_bad_signatures() {
 	wait_for journal_has 14
 	wait_until 10 eval '[ "$(objects)" -eq 1 ]'
 	[ -e "$S3_DATA/uploads/other.zip._S3rver_object" ] || fail "the object outside the prefix was touched"
-	for k in "video_a%20b.zip" "video_c+d=e.zip" "video_50%25.zip" "video_%C3%A9t%C3%A9.zip" \
-	    "video_dir%2Fx.zip" "video_7.zip" "video_8.zip"; do
+	for k in "video_a%20b.zip" "video_c+d=e.zip" "video_50%25.zip" "video_été.zip" \
+	    "video_dir／x.zip" "video_7.zip" "video_8.zip"; do
 		[ "$(journal_field "$k" outcome)" = done ] || fail "$k: $(journal_field "$k" outcome)"
 		[ "$(journal_field "$k.url" outcome)" = done ] || fail "$k.url not done"
 		cmp -s "$SPOOL/done/$k" "$T/src/p.zip" || [ -s "$SPOOL/done/$k" ] || fail "$k is empty"
@@ -111,7 +111,7 @@ no_bad_signatures() {
 	sed -i 's|command: \[/bin/true\]|command: [sh, -c, "env \| grep ^INGEST_ \| sort"]|' "$CONF"
 	grep -q 'grep ^INGEST_' "$CONF" || fail "the handler was not replaced in $CONF"
 	start_daemon
-	local name="video_cam%201%2Fclip+1.zip" etag
+	local name="video_cam%201／clip+1.zip" etag
 	wait_for test -e "$SPOOL/done/$name.log"
 	make_packet "$T/src" local.zip
 	cp "$T/src/local.zip" "$SPOOL/inbox/local.zip"

@@ -124,16 +124,32 @@ test_local_names(void **state)
 {
 	char a[S3_LOCAL_NAME_MAX + 1], b[S3_LOCAL_NAME_MAX + 1], key[S3_KEY_MAX + 1];
 	char back[S3_KEY_MAX + 1];
+	size_t i;
 
 	(void)state;
 	local("video_1.zip", "video_1.zip");
-	local("dir/a b.zip", "dir%2Fa%20b.zip");
+	local("dir/a b.zip", "dir\xEF\xBC\x8F" "a%20b.zip");
+	local("incoming/cam1/clip1.zip", "incoming／cam1／clip1.zip");
 	local("c+d=e,f@g.zip", "c+d=e,f@g.zip");
 	local("100%.zip", "100%25.zip");
-	local("été.zip", "%C3%A9t%C3%A9.zip");
+	local("été.zip", "été.zip");
+	local("日本/写真.zip", "日本／写真.zip");
+	/* A literal U+FF0F is escaped: no other key gives the name of "a/b". */
+	local("a／b", "a%EF%BC%8Fb");
+	/* Invalid UTF-8, overlongs, surrogates, C1 controls, invisible and bidi marks. */
+	local("\xC3(", "%C3%28");
+	local("\xC0\xAF", "%C0%AF");
+	local("\xED\xA0\x80", "%ED%A0%80");
+	local("\xC2\x85", "%C2%85");
+	local("a\xE2\x80\x8B" "b", "a%E2%80%8Bb");
+	local("evil\xE2\x80\xAEpiz.exe", "evil%E2%80%AEpiz.exe");
+	local("\xEF\xBB\xBF" "bom", "%EF%BB%BFbom");
+	local("\xC3\xA9", "é");
+	/* A truncated sequence at the end. */
+	local("x\xE6\x97", "x%E6%97");
 	local("..", "%2E.");
 	local(".hidden", "%2Ehidden");
-	local("../../etc/passwd", "%2E.%2F..%2Fetc%2Fpasswd");
+	local("../../etc/passwd", "%2E.／..／etc／passwd");
 	local("a~b", "a%7Eb");
 	/* Never a URL packet, a partial download or an ignored name. */
 	local("evil.url", "evil%2Eurl");
@@ -142,8 +158,11 @@ test_local_names(void **state)
 	local("line\nbreak", "line%0Abreak");
 	/* One-to-one: the name decodes back to the key. */
 	assert_int_equal(s3_local_name("dir/a b+%.zip", a, sizeof(a)), 0);
-	assert_true(s3_decode(a, back, sizeof(back)) > 0);
+	assert_true(s3_local_key(a, back, sizeof(back)) > 0);
 	assert_string_equal(back, "dir/a b+%.zip");
+	assert_int_equal(s3_local_name("日本/a／b/é\xE2\x80\x8B~.zip", a, sizeof(a)), 0);
+	assert_true(s3_local_key(a, back, sizeof(back)) > 0);
+	assert_string_equal(back, "日本/a／b/é\xE2\x80\x8B~.zip");
 	/* Long keys: bounded, the extension kept, distinct when only the end differs. */
 	memset(key, 'k', 1000);
 	strcpy(key + 1000, "1.zip");
@@ -162,6 +181,17 @@ test_local_names(void **state)
 	assert_true(strlen(a) <= S3_LOCAL_NAME_MAX);
 	assert_int_equal(strspn(a, "%20"), strcspn(a, "~"));
 	assert_int_equal(strcspn(a, "~") % 3, 0);
+	errno = 0;
+	assert_int_equal(s3_local_key(a, back, sizeof(back)), -1);
+	assert_int_equal(errno, EINVAL);
+	/* ... nor a character: 200 bytes of 3-byte characters. */
+	for (i = 0; i < 100; i++)
+		memcpy(key + 3 * i, "\xE6\x97\xA5", 3);
+	key[300] = '\0';
+	assert_int_equal(s3_local_name(key, a, sizeof(a)), 0);
+	assert_true(strlen(a) <= S3_LOCAL_NAME_MAX);
+	assert_int_equal(strcspn(a, "~") % 3, 0);
+	assert_int_equal(memcmp(a, key, strcspn(a, "~")), 0);
 	errno = 0;
 	assert_int_equal(s3_local_name("", a, sizeof(a)), -1);
 	assert_int_equal(errno, EINVAL);
