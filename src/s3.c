@@ -11,6 +11,7 @@
 
 #include "s3.h"
 #include "digest.h"
+#include "json.h"
 
 static int
 unreserved(unsigned char c)
@@ -162,9 +163,10 @@ ends_with(const char *s, size_t n, const char *suffix)
 /*
  * The length of the well-formed UTF-8 sequence at s (n bytes left) when it
  * is a visible character a name may keep as it is, else 0. Left out, so
- * escaped: controls (C1 too), the soft hyphen, the invisible and
- * direction-changing marks (a name must read as it sorts), variation
- * selectors, tags, private use, noncharacters, and NAME_SLASH itself.
+ * escaped: controls (C1 too), spaces of every width, the soft hyphen, the
+ * invisible and direction-changing marks (a name must show the extension it
+ * has), variation selectors, tags, private use, noncharacters, and
+ * NAME_SLASH itself.
  */
 static size_t
 utf8_visible(const unsigned char *s, size_t n)
@@ -172,25 +174,12 @@ utf8_visible(const unsigned char *s, size_t n)
 	uint32_t cp;
 	size_t len, i;
 
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		len = 2, cp = s[0] & 0x1F;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		len = 3, cp = s[0] & 0x0F;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		len = 4, cp = s[0] & 0x07;
-	else
+	if ((len = utf8_seqlen(s, n)) < 2)
 		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-	    (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;	/* overlong, out of range, or a surrogate */
-	if (cp < 0xA0 || cp == 0xAD || cp == 0x34F || cp == 0x61C || cp == 0x115F ||
+	cp = s[0] & (0x7Fu >> len);
+	for (i = 1; i < len; i++)
+		cp = (cp << 6) | (s[i] & 0x3Fu);
+	if (cp <= 0xA0 || cp == 0xAD || cp == 0x34F || cp == 0x61C || cp == 0x115F ||
 	    cp == 0x1160 || cp == 0x17B4 || cp == 0x17B5 || (cp >= 0x180B && cp <= 0x180F) ||
 	    (cp >= 0x2000 && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202F) ||
 	    (cp >= 0x205F && cp <= 0x206F) || cp == 0x3000 || cp == 0x3164 ||

@@ -145,6 +145,7 @@ test_local_names(void **state)
 	local("evil\xE2\x80\xAEpiz.exe", "evil%E2%80%AEpiz.exe");
 	local("\xEF\xBB\xBF" "bom", "%EF%BB%BFbom");
 	local("\xC3\xA9", "é");
+	local("a\xC2\xA0" "b", "a%C2%A0b");	/* a no-break space is a space */
 	/* A truncated sequence at the end. */
 	local("x\xE6\x97", "x%E6%97");
 	local("..", "%2E.");
