@@ -385,10 +385,10 @@ credentials(struct source *so)
  * back: what it finds is claimed after the backlog either way. So while
  * the stream holds more than this host's workers would claim in a few
  * rounds, polls do not list (every host lists the whole prefix, and S3
- * bills each LIST). One listing in LIST_AT_LEAST_MS is made regardless,
- * for what must be republished and for a changed object's new ETag.
+ * bills each LIST). Every LIST_EVERY_NTH poll lists regardless, for what
+ * must be republished and for a changed object's new ETag.
  */
-#define LIST_AT_LEAST_MS (60 * 1000)
+#define LIST_EVERY_NTH 10
 
 static int
 backlog_covers_poll(struct source *so)
@@ -407,20 +407,23 @@ static void __attribute__((noreturn))
 cluster_loop(struct source *so)
 {
 	struct renew_arg ra = { so, { NULL, 0 } };
-	uint64_t next_poll = 0, next_list = 0, now;
+	uint64_t next_poll = 0, now;
+	unsigned skipped = 0;
 	struct timespec ts = { 0, 200 * 1000000L };
 
 	for (;;) {
 		now = clock_mono_ms();
 		if (scl_ready(so->scl)) {
-			if (now >= next_poll && (now >= next_list || !backlog_covers_poll(so))) {
+			if (now >= next_poll && (skipped + 1 >= LIST_EVERY_NTH ||
+			    !backlog_covers_poll(so))) {
 				if (credentials(so) == 0)
 					(void)poll_once(so);
 				explicit_bzero(&so->cr, sizeof(so->cr));
-				next_list = now + LIST_AT_LEAST_MS;
+				skipped = 0;
 				next_poll = clock_mono_ms() + so->src->poll_ms;
 			} else if (now >= next_poll) {
 				log_debug("event=list_skipped source=%zu reason=backlog", so->idx);
+				skipped++;
 				next_poll = now + so->src->poll_ms;
 			}
 			scl_claim(so->scl, 200);
