@@ -63,6 +63,13 @@ fetch_cluster_failed(struct fetch *f, enum fetch_result rc)
 			return set_reason(f, FETCH_TEMP, "fetch gone marker=none after=%s", LQ(why));
 		return rc;
 	case MARKER_OURS:
+		/*
+		 * Gone, and ours: another job of this host won (a redelivery taken
+		 * while the first was under way) and filed it; the object is deleted
+		 * only once the packet is. Nothing was lost.
+		 */
+		if (f->gone)
+			break;
 		return rc;
 	}
 	return set_reason(f, FETCH_DUPLICATE, "fetch duplicate marker=%s after=%s",

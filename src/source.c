@@ -71,16 +71,16 @@ names_free(struct names *w)
 	w->n = 0;
 }
 
-/* Names of request files claimed by workers: work/J/pkt/NAME.url. */
+/* Add the request files of dfd's jobs (J/pkt/NAME.url) to w. */
 static void
-work_names(struct source *so, struct names *w)
+job_names(int dfd, struct names *w)
 {
 	struct dirent *de, *pe;
 	DIR *d, *pd;
 	char **v;
 	int fd, pfd;
 
-	if ((fd = dup(so->s->workfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+	if ((fd = dup(dfd)) == -1 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
 			close(fd);
 		return;
@@ -111,6 +111,20 @@ work_names(struct source *so, struct names *w)
 		closedir(pd);
 	}
 	closedir(d);
+}
+
+/*
+ * Names of request files claimed by workers: work/J/pkt/NAME.url, and
+ * defer/DUE.J/pkt/NAME.url for a download waiting to be tried again. A job
+ * moves from work/ to defer/ and back: work/ is read before and after
+ * defer/, so that a job moved while they are read is seen in one of them.
+ */
+static void
+work_names(struct source *so, struct names *w)
+{
+	job_names(so->s->workfd, w);
+	job_names(so->s->deferfd, w);
+	job_names(so->s->workfd, w);
 	if (w->n > 1)
 		qsort(w->v, w->n, sizeof(*w->v), cmp_str);
 }
@@ -366,6 +380,28 @@ still_pending(void *arg, const char *stem)
 	return pending(ra->so, &ra->w, stem);
 }
 
+/*
+ * For a delivery: does a job of this host hold stem already (a redelivery
+ * after a lease ran out while NATS was away)? Read afresh, inbox first: a
+ * request moves from the inbox into work/, so it is seen in one of them.
+ */
+static int
+held_now(void *arg, const char *stem)
+{
+	struct source *so = arg;
+	struct names w = { NULL, 0 };
+	char n[NAME_MAX + 16];
+	int rc;
+
+	snprintf(n, sizeof(n), "%s.url", stem);
+	if (faccessat(so->s->inboxfd, n, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	work_names(so, &w);
+	rc = pending(so, &w, stem);
+	names_free(&w);
+	return rc;
+}
+
 /* Read the credentials; 0, or -1 complained about. */
 static int
 credentials(struct source *so)
@@ -426,7 +462,7 @@ cluster_loop(struct source *so)
 				skipped++;
 				next_poll = now + so->src->poll_ms;
 			}
-			scl_claim(so->scl, 200);
+			scl_claim(so->scl, 200, held_now, so);
 			work_names(so, &ra.w);
 			scl_renew(so->scl, still_pending, &ra);
 			names_free(&ra.w);

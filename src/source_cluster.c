@@ -37,6 +37,8 @@ struct scl {
 	uint64_t                  next_renew, next_state;
 	struct miss              *miss;
 	size_t                    nmiss;
+	int                     (*held)(void *, const char *);	/* during scl_claim */
+	void                     *held_arg;
 };
 
 struct scl *
@@ -175,6 +177,12 @@ on_claim(void *arg, const struct cluster_claim *m)
 		(void)cluster_reply(sc->cl, m->reply, "+NAK");
 		return;
 	}
+	if (sc->held != NULL && sc->held(sc->held_arg, name)) {
+		/* Ours already, in a job: the claim now answers this delivery. */
+		log_info("event=reclaimed source=%zu key=%s name=%s delivered=%llu", sc->idx,
+		    LQ(m->key), LQ(req), (unsigned long long)m->delivered);
+		return;
+	}
 	switch (request_write(sc->s->inboxfd, name, sc->src, m->key, m->etag, m->size)) {
 	case REQUEST_WRITTEN:
 		log_info("event=claimed source=%zu key=%s name=%s size=%llu delivered=%llu",
@@ -195,7 +203,8 @@ on_claim(void *arg, const struct cluster_claim *m)
 }
 
 void
-scl_claim(struct scl *sc, int64_t wait_ms)
+scl_claim(struct scl *sc, int64_t wait_ms, int (*is_held)(void *arg, const char *stem),
+    void *arg)
 {
 	char err[512];
 	int held = claims_list(sc->cfd, NULL), room;
@@ -210,8 +219,12 @@ scl_claim(struct scl *sc, int64_t wait_ms)
 			;
 		return;
 	}
+	sc->held = is_held;
+	sc->held_arg = arg;
 	if (cluster_claim(sc->cl, room, wait_ms, on_claim, sc, err, sizeof(err)) == -1)
 		complain(sc, "claim", err);
+	sc->held = NULL;
+	sc->held_arg = NULL;
 }
 
 static struct miss *

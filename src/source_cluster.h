@@ -36,8 +36,14 @@ int  scl_offer(struct scl *sc, const struct s3_object *obj);
  */
 uint64_t scl_backlog(struct scl *sc);
 
-/* Claim what free slots allow, waiting up to wait_ms for work. */
-void scl_claim(struct scl *sc, int64_t wait_ms);
+/*
+ * Claim what free slots allow, waiting up to wait_ms for work. A delivery
+ * whose request a job of this host holds already (is_held(arg, stem))
+ * only moves the claim to that delivery: one host never runs two
+ * jobs for one object.
+ */
+void scl_claim(struct scl *sc, int64_t wait_ms, int (*is_held)(void *arg, const char *stem),
+    void *arg);
 
 /*
  * Renew the lease of every claim whose request pending() still sees (about

@@ -502,6 +502,33 @@ listings() { grep -cE '"method": "GET", "path": "/uploads/?\?' "$PROXY_LOG" || t
 	host_stop 1
 }
 
+@test "a redelivery to the host whose job still holds the object moves the claim: one job, filed once (CI: a second job was filed failed with a 404)" {
+	local src key=video_q0001.zip
+	nats_start "$T" 1
+	start_hold
+	hold_gets
+	host_conf 1 "$HOLD_URL"
+	put "$key"
+	host_start 1
+	wait_for eval '[ "$(held_gets)" -ge 1 ]'
+	# The source renews the lease; stopped past it (as when NATS is away for
+	# longer), the object is delivered again, here to the same host, whose
+	# worker still holds it in a download.
+	src=$(sed -n 's/^level=info role=source pid=\([0-9]*\) .*/\1/p' "${H_LOG[1]}" | tail -n 1)
+	[ -n "$src" ] || fail "no source process in the log"
+	kill -STOP "$src"
+	sleep $((LEASE + 2))	# past the lease: that is the condition, not a wait for it
+	kill -CONT "$src"
+	wait_for grep -q "event=reclaimed .*name=$key.url delivered=2" "${H_LOG[1]}" ||
+	    fail "the redelivery was not taken as the job's own: $(grep "$key" "${H_LOG[1]}" | tail -n 5)"
+	rm -f "$HOLD_FILE"
+	wait_until 60 drained 1
+	assert_cluster_once
+	[ "$(grep -v ' event=' "${H_SPOOL[1]}/journal" | grep -c " name=$key.url ")" -eq 1 ] ||
+	    fail "more than one job for $key.url: $(grep " name=$key.url " "${H_SPOOL[1]}/journal")"
+	host_stop 1
+}
+
 @test "kill -9 of a host while it holds leases: its objects are filed once by the others; restarted, it files none of them" {
 	local i k mine n=30 t0
 	nats_start "$T" 3
