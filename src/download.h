@@ -74,6 +74,8 @@ struct fetch {
 	CURLM                  *multi;
 	char                    stem[NAME_MAX + 1], part[NAME_MAX + 16], statef[NAME_MAX + 16];
 	int                     fd, statefd;
+	int                     intofd;		/* where STEM.part becomes STEM (fetch_ctl) */
+	int                     landed;		/* STEM was there already: committed before */
 	struct seg              seg[SEG_MAX];
 	unsigned                nseg;
 	uint64_t                total;		/* UNKNOWN until a response says */

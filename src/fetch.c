@@ -10,9 +10,11 @@
  * Both names are ignored by the watcher (*.part, .*). When every byte is in
  * and verified (size, Content-Length/Content-Range, sha256= when given),
  * STEM.part is fsynced, the state says "commit" (fsynced), STEM.part is
- * renamed to STEM without replacing anything, the inbox is fsynced, and only
- * then is an S3 object deleted. A worker killed at any point leaves either
- * a resumable .part or a committed packet; the state tells which.
+ * renamed to STEM without replacing anything (into the job's pkt/, where
+ * the job goes on with it as its packet; or into the inbox), that directory
+ * is fsynced, and only then is an S3 object deleted. A worker killed at any
+ * point leaves either a resumable .part or a committed packet; the state,
+ * and STEM in the job, tell which.
  *
  * Progress in the state is not fsynced while downloading: a killed process
  * leaves its writes in the page cache, so they are good for a resume. Only
@@ -166,7 +168,7 @@ commit(struct fetch *f)
 	if (resume_save(f, "commit", 1) == -1)
 		return set_reason(f, FETCH_TEMP, "fetch error=\"state: %s\"", strerror(errno));
 	note_origin(f);
-	if (renameat2(f->s->inboxfd, f->part, f->s->inboxfd, f->stem, RENAME_NOREPLACE) == -1) {
+	if (renameat2(f->s->inboxfd, f->part, f->intofd, f->stem, RENAME_NOREPLACE) == -1) {
 		int e = errno;
 		char q[NAME_MAX * 4 + 3];
 
@@ -177,8 +179,10 @@ commit(struct fetch *f)
 			    log_quote(q, sizeof(q), f->stem));
 		return set_reason(f, FETCH_TEMP, "fetch error=\"rename: %s\"", strerror(e));
 	}
-	if (fsync(f->s->inboxfd) == -1)
-		return set_reason(f, FETCH_TEMP, "fetch error=\"fsync inbox: %s\"", strerror(errno));
+	/* One fsync: the rename out of the inbox is in the same transaction. */
+	if (fsync(f->intofd) == -1)
+		return set_reason(f, FETCH_TEMP, "fetch error=\"fsync %s: %s\"",
+		    f->intofd == f->s->inboxfd ? "inbox" : "job", strerror(errno));
 	return FETCH_OK;
 }
 
@@ -248,6 +252,15 @@ run(struct fetch *f)
 	int fresh = 1;
 
 	phase = resume_load(f);
+	if (f->intofd != f->s->inboxfd &&
+	    fstatat(f->intofd, f->stem, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		/*
+		 * In the job already: committed before a crash. Only a record that
+		 * says "commit" leaves the delete to do; without one, it was done.
+		 */
+		f->landed = phase == NULL || strcmp(phase, "commit") != 0;
+		return FETCH_OK;
+	}
 	if (phase != NULL && strcmp(phase, "commit") == 0) {
 		if (fstatat(f->s->inboxfd, f->part, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
 		    errno == ENOENT)
@@ -316,6 +329,7 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 	f->s = s;
 	f->ctl = ctl;
 	f->fd = f->statefd = -1;
+	f->intofd = ctl != NULL && ctl->intofd >= 0 ? ctl->intofd : s->inboxfd;
 	f->reason = reason;
 	f->reasonlen = reasonlen;
 	f->total = UNKNOWN;
@@ -384,12 +398,14 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 	}
 	if (rc == FETCH_OK) {
 		if (f->rq.src != NULL && f->rq.src->del == SOURCE_DELETE_AFTER_COMMIT &&
-		    s3_delete_fetched(f) == FETCH_INTERRUPTED) {
+		    !f->landed && s3_delete_fetched(f) == FETCH_INTERRUPTED) {
 			rc = FETCH_INTERRUPTED;	/* the state says commit: only the delete is redone */
 			goto out;
 		}
 		(void)unlinkat(s->inboxfd, f->statef, 0);
-		log_info("event=fetched name=%s size=%llu", LQ(f->stem), (unsigned long long)f->total);
+		if (!f->landed)
+			log_info("event=fetched name=%s size=%llu", LQ(f->stem),
+			    (unsigned long long)f->total);
 	}
 out:
 	if (rc == FETCH_BAD || (rc == FETCH_TEMP && ctl != NULL && ctl->last))

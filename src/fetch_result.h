@@ -33,6 +33,12 @@ struct fetch_ctl {
 	int    slot;
 	/* Cluster mode: the worker's connection (cluster.h); NULL: none. */
 	struct cluster *cl;
+	/*
+	 * The directory the finished download is renamed into, as STEM: the
+	 * job's pkt/, so that the download goes on as the same job; -1: the
+	 * inbox, where it becomes a packet of its own.
+	 */
+	int    intofd;
 };
 
 #endif

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fetch.h"
 #include "job.h"
 
 /*
@@ -337,11 +338,15 @@ take(const struct spool *s, const char *id, int fd, struct job *j)
 		close(dupfd);
 		goto fail;
 	}
+	/*
+	 * One entry; or a request and the download it brought, when the job
+	 * died before it let go of the request: the request's, whose fetch
+	 * finds the download in and goes on from there.
+	 */
 	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    (j->name[0] == '\0' || fetch_is_url_packet(de->d_name)))
 			snprintf(j->name, sizeof(j->name), "%s", de->d_name);
-			break;
-		}
 	closedir(d);
 	j->has_log = present(j->fd, JOB_LOG, &st);
 	j->has_manifest = present(j->fd, JOB_MANIFEST, &st);
@@ -444,6 +449,30 @@ empty_dir(int parent, const char *name)
 	}
 	closedir(d);
 	return rc;
+}
+
+int
+job_become_download(struct job *j, int sync)
+{
+	size_t len = strlen(j->name);
+	char stem[NAME_MAX + 1];
+	struct stat st;
+
+	if (!fetch_is_url_packet(j->name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(stem, sizeof(stem), "%.*s", (int)(len - strlen(FETCH_SUFFIX)), j->name);
+	if (fstatat(j->pktfd, stem, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? 1 : -1;
+	if (unlinkat(j->pktfd, j->name, 0) == -1 && errno != ENOENT)
+		return -1;
+	if (sync && fsync(j->pktfd) == -1)
+		return -1;
+	snprintf(j->name, sizeof(j->name), "%s", stem);
+	j->attempts = 0;	/* from here on, they count the handler's runs */
+	(void)job_save_state(j);
+	return 0;
 }
 
 int

@@ -144,6 +144,16 @@ int       job_undefer(const struct spool *s, const char *entry, struct job *j);
  */
 int       job_recycle(struct job *j, int tree_used);
 
+/*
+ * A request's job whose download is in: pkt/ holds STEM beside the request
+ * STEM.url (j->name). The request is removed (and pkt/ synced when sync, so
+ * that no job reaches its journal line holding both), and the job is now
+ * STEM's, its attempts from zero. 0; 1 when STEM is not in pkt/ (an earlier
+ * build renamed downloads into the inbox, as packets of their own), nothing
+ * changed; -1 with errno.
+ */
+int       job_become_download(struct job *j, int sync);
+
 /* Empty tree/ (a job about to wait is prepared again). 0 or -1 with errno. */
 int       job_clear_tree(struct job *j);
 

@@ -270,13 +270,14 @@ out:
 }
 
 /*
- * A URL packet: download into the inbox, where the result becomes an
- * ordinary packet; the .url file itself is then filed.
+ * A URL packet: download into the job, beside the request. 1 when the
+ * download is now the job's packet, to be run as one; 0 when the job was
+ * staged, deferred or let go.
  */
-static void
+static int
 run_fetch(struct worker *w, struct job *j, uint64_t start)
 {
-	struct fetch_ctl ctl = { interrupted, w, 0, w->sb, w->slot, NULL };
+	struct fetch_ctl ctl = { interrupted, w, 0, w->sb, w->slot, NULL, j->pktfd };
 	char reason[2048] = "", path[PATH_MAX + NAME_MAX + 8], err[512];
 	enum fetch_result rc;
 
@@ -301,14 +302,28 @@ run_fetch(struct worker *w, struct job *j, uint64_t start)
 		defer(w, j, 1, "cluster");
 	} else if (rc == FETCH_DUPLICATE) {
 		stage(w, j, 0, reason, start, 0);	/* another host filed it: nothing here */
-	} else if (rc == FETCH_OK || rc == FETCH_BAD || j->attempts > w->c->handler.retries) {
-		stage(w, j, rc != FETCH_OK, reason, start, 0);
+	} else if (rc == FETCH_OK) {
+		switch (job_become_download(j, w->c->fsync)) {
+		case 0:
+			sb_busy(w, j);
+			return 1;
+		case 1:
+			stage(w, j, 0, "", start, 0);
+			break;
+		default:
+			log_warn("event=packet job=%s name=%s", j->id, LQ(j->name));
+			defer(w, j, ++j->ftries, "prepare");	/* the system's fault */
+			break;
+		}
+	} else if (rc == FETCH_BAD || j->attempts > w->c->handler.retries) {
+		stage(w, j, 1, reason, start, 0);
 	} else {
 		__atomic_add_fetch(&w->sb->hdr.retried, 1, __ATOMIC_RELAXED);
 		log_info("event=retry job=%s name=%s attempt=%u reason=%s", j->id, LQ(j->name),
 		    j->attempts, LQ(reason));
 		defer(w, j, j->attempts, "fetch");
 	}
+	return 0;
 }
 
 /* Can the daemon's user read the packet (and enter it, for a folder)? */
@@ -368,10 +383,8 @@ run_job(struct worker *w, struct job *j)
 		stage(w, j, 1, reason, start, 0);
 		return;
 	}
-	if (S_ISREG(st.st_mode) && fetch_is_url_packet(j->name)) {
-		run_fetch(w, j, start);
+	if (S_ISREG(st.st_mode) && fetch_is_url_packet(j->name) && run_fetch(w, j, start) == 0)
 		return;
-	}
 
 	rc = packet_prepare(c, j->dir, j->name, &pr, reason, sizeof(reason));
 	tree = 1;	/* whatever prepare left in tree/ is cleared with the job */

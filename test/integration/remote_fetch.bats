@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # URL packets (issue 6): NAME.url in the inbox is downloaded to inbox/NAME.part,
-# verified, renamed to NAME and processed as a packet; the .url is filed. Against
+# verified, renamed to NAME in the job and processed by the same job, as one
+# packet: the request leaves no journal line or file of its own. Against
 # nginx (ranges, parallel segments, resume after a kill) and a server that
 # misbehaves on purpose (404, 500 then 200, a cut connection, a short body, a
 # slow drip, Range ignored or answered wrong).
@@ -62,8 +63,15 @@ drop_url() {
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
-# both_filed NAME: the .url and the packet it brought are both in the journal.
-both_filed() { journal_has 2 && [ -n "$(journal_field "$1" outcome)" ]; }
+# one_job NAME: the packet a request brought is filed, as the request's job:
+# one journal line, under the packet's name, and none of the request's.
+one_job() { journal_has 1 && [ -n "$(journal_field "$1" outcome)" ]; }
+# no_request_line NAME: the request left no journal line and no file of its own.
+no_request_line() {
+	[ -z "$(journal_field "$1.url" outcome)" ] || fail "a journal line of its own for $1.url"
+	[ "$(journal_count)" -eq 1 ] || fail "$(journal_count) journal lines for one request"
+	[ ! -e "$SPOOL/done/$1.url" ] || fail "done/$1.url is left"
+}
 failed_url() { [ -e "$SPOOL/failed/$1" ]; }
 
 # no_leftovers STEM: nothing of the download is left in the inbox.
@@ -78,18 +86,19 @@ no_leftovers() {
 	start_daemon
 	drop_url big.bin.url "http://127.0.0.1:$NGINX_PORT/big.bin" "sha256=$(sha "$FILES/big.bin")" \
 	    "size=$(stat -c %s "$FILES/big.bin")"
-	wait_for both_filed big.bin
-	wait_for journal_has 2
-	[ "$(journal_field big.bin.url outcome)" = done ]
+	wait_for one_job big.bin
 	[ "$(journal_field big.bin outcome)" = done ]
+	no_request_line big.bin
 	cmp "$FILES/big.bin" "$SPOOL/done/big.bin"
-	[ -e "$SPOOL/done/big.bin.url" ]
 	no_leftovers big.bin
 	# The metrics count what the download wrote: the file, once.
 	local size
 	size=$(stat -c %s "$FILES/big.bin")
 	wait_until 5 eval "awk '/^ingestd_fetched_bytes_total / { exit !(\$2 >= $size && \$2 < 2 * $size) }' \"$T/metrics.prom\"" ||
 	    fail "ingestd_fetched_bytes_total is not the file's $size: $(grep fetched "$T/metrics.prom")"
+	# One request, one job: counted done once.
+	wait_until 5 grep -qx 'ingestd_jobs_total{outcome="done"} 1' "$T/metrics.prom" ||
+	    fail "$(grep jobs_total "$T/metrics.prom")"
 	# Four ranges, each asked for once, all answered 206; and the 1 MiB probe.
 	local log=$SRV/nginx/access.log
 	[ "$(grep -c 'GET /big.bin range="bytes=[0-9]*-[0-9]*" status=206' "$log")" -ge 5 ] ||
@@ -140,7 +149,7 @@ slow_requests_at_least() { [ "$(slow_requests)" -ge "$1" ]; }
 	wait_for slow_requests_at_least $((base + 5))
 	first=$(slow_requests)
 	start_daemon
-	wait_for both_filed big.bin
+	wait_for one_job big.bin
 	cmp "$FILES/big.bin" "$SPOOL/done/big.bin"
 	no_leftovers big.bin
 	grep -q 'event=fetch_resume name=big.bin' "$LOG" || fail "no event=fetch_resume in $LOG"
@@ -159,6 +168,61 @@ slow_requests_at_least() { [ "$(slow_requests)" -ge "$1" ]; }
 	[ "$sent" -le $(( size - before + 64 * 1024 )) ] ||
 	    fail "the resumed run got $sent bytes of a file of $size (state had $before)"
 	[ "$sent" -gt 0 ]
+	stop_daemon
+}
+
+# small_gets: how many times nginx has sent small.bin.
+small_gets() { grep -c 'GET /small.bin ' "$SRV/nginx/access.log" || true; }
+
+@test "a job that died after its download landed, before it let go of the request, files the packet once without a second download" {
+	fetch_conf
+	# The state of a job killed between the rename into pkt/ and the unlink of
+	# the request: both names in pkt/, no journal line, no resume record.
+	local id
+	id=$(printf '%016x' "$(( $(date +%s%N) ))")
+	mkdir -p "$SPOOL/work/$id/pkt" "$SPOOL/inbox"
+	printf 'http://127.0.0.1:%s/small.bin\n' "$NGINX_PORT" >"$SPOOL/work/$id/pkt/landed.bin.url"
+	cp "$FILES/small.bin" "$SPOOL/work/$id/pkt/landed.bin"
+	local base
+	base=$(small_gets)
+	start_daemon
+	wait_for one_job landed.bin
+	[ "$(journal_field landed.bin outcome)" = done ] || fail "$(journal_field landed.bin reason)"
+	[ "$(journal_field landed.bin job)" = "$id" ]
+	no_request_line landed.bin
+	cmp "$FILES/small.bin" "$SPOOL/done/landed.bin"
+	[ "$(small_gets)" -eq "$base" ] || fail "downloaded again"
+	no_leftovers landed.bin
+	[ -z "$(ls -A "$SPOOL/work/$id/pkt" 2>/dev/null)" ] || fail "left in pkt/: $(ls -A "$SPOOL/work/$id/pkt")"
+	stop_daemon
+}
+
+@test "a daemon killed while the handler of a downloaded packet runs runs it again on restart, without a second download" {
+	RETRIES=2 fetch_conf
+	cat >"$T/h.sh" <<-EOF
+	#!/bin/sh
+	echo run >>"$T/runs"
+	[ -e "$T/go" ] || sleep 60
+	EOF
+	chmod +x "$T/h.sh"
+	sed -i "s|command: \[/bin/true\]|command: [$T/h.sh]|" "$CONF"
+	local base
+	base=$(small_gets)
+	start_daemon
+	drop_url hk.bin.url "http://127.0.0.1:$NGINX_PORT/small.bin"
+	wait_for test -s "$T/runs"
+	kill -KILL -- "-$DAEMON_PID"
+	wait "$DAEMON_PID" 2>/dev/null || true
+	DAEMON_PID=
+	mq_cleanup
+	[ ! -e "$SPOOL/inbox/hk.bin" ] || fail "the download went to the inbox"
+	touch "$T/go"
+	start_daemon
+	wait_for one_job hk.bin
+	[ "$(journal_field hk.bin outcome)" = done ] || fail "$(journal_field hk.bin reason)"
+	no_request_line hk.bin
+	[ "$(wc -l <"$T/runs")" -eq 2 ] || fail "handler runs: $(wc -l <"$T/runs")"
+	[ "$(small_gets)" -eq $((base + 1)) ] || fail "small.bin fetched $(($(small_gets) - base)) times"
 	stop_daemon
 }
 
@@ -197,7 +261,7 @@ slow_requests_at_least() { [ "$(slow_requests)" -ge "$1" ]; }
 	fetch_conf
 	start_daemon
 	drop_url flaky.bin.url "http://127.0.0.1:$MB_PORT/flaky/f1?fail=2&size=3000"
-	wait_for both_filed flaky.bin
+	wait_for one_job flaky.bin
 	cmp "$FILES/small.bin" "$SPOOL/done/flaky.bin"
 	grep -q 'event=fetch_retry name=flaky.bin status=500 attempt=1 .* delay_ms=100' "$LOG"
 	grep -q 'event=fetch_retry name=flaky.bin status=500 attempt=2 .* delay_ms=200' "$LOG"
@@ -208,7 +272,7 @@ slow_requests_at_least() { [ "$(slow_requests)" -ge "$1" ]; }
 	fetch_conf
 	start_daemon
 	drop_url cut.bin.url "http://127.0.0.1:$MB_PORT/cut/c1?at=1000000&size=3000000"
-	wait_for both_filed cut.bin
+	wait_for one_job cut.bin
 	gen_file 3000000 "$T/expect"
 	cmp "$T/expect" "$SPOOL/done/cut.bin"
 	curl -s "http://127.0.0.1:$MB_PORT/log" | grep '/cut/c1' | grep -q '"range": "bytes=1000000-2999999"' ||
@@ -273,7 +337,7 @@ slow_requests_at_least() { [ "$(slow_requests)" -ge "$1" ]; }
 	start_daemon
 	drop_url norange.bin.url "http://127.0.0.1:$MB_PORT/norange?size=3000000"
 	drop_url badrange.bin.url "http://127.0.0.1:$MB_PORT/badrange?size=3000000"
-	wait_for journal_has 4
+	wait_for journal_has 2
 	gen_file 3000000 "$T/expect"
 	cmp "$T/expect" "$SPOOL/done/norange.bin"
 	cmp "$T/expect" "$SPOOL/done/badrange.bin"
@@ -292,9 +356,9 @@ slow_requests_at_least() { [ "$(slow_requests)" -ge "$1" ]; }
 	start_daemon
 	drop_url e1.bin.url "http://127.0.0.1:$NGINX_PORT/empty.bin" "size=0"
 	drop_url e2.bin.url "http://127.0.0.1:$MB_PORT/norange?size=0"
-	wait_for journal_has 4
-	[ "$(journal_field e1.bin.url outcome)" = done ] || fail "$(journal_field e1.bin.url reason)"
-	[ "$(journal_field e2.bin.url outcome)" = done ] || fail "$(journal_field e2.bin.url reason)"
+	wait_for journal_has 2
+	[ "$(journal_field e1.bin outcome)" = done ] || fail "$(journal_field e1.bin reason)"
+	[ "$(journal_field e2.bin outcome)" = done ] || fail "$(journal_field e2.bin reason)"
 	[ -f "$SPOOL/done/e1.bin" ] && [ ! -s "$SPOOL/done/e1.bin" ]
 	[ -f "$SPOOL/done/e2.bin" ] && [ ! -s "$SPOOL/done/e2.bin" ]
 	stop_daemon

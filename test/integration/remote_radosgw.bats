@@ -157,10 +157,10 @@ race_kill() {
 	    fail "the listing fits one page: the test would not follow a continuation token"
 	rgw_conf
 	start_daemon
-	wait_until 300 journal_has 2014	# generous: ASan, and 2 cores shared
+	wait_until 300 journal_has 1007	# generous: ASan, and 2 cores shared
 	wait_until 30 eval '[ "$(nkeys)" -eq 1 ]' || fail "left in the bucket: $(keys | head)"
 	[ "$(keys)" = other.zip ] || fail "the object outside the prefix was touched: $(keys)"
-	[ "$(journal_count)" -eq 2014 ]
+	[ "$(journal_count)" -eq 1007 ]
 	[ "$(grep -v ' event=' "$SPOOL/journal" | grep -vc ' outcome=done')" -eq 0 ] ||
 	    fail "not done: $(grep -v ' outcome=done' "$SPOOL/journal" | head -3)"
 	for k in "video_a%20b.zip" "video_c+d=e.zip" "video_50%25.zip" "video_été.zip" \
@@ -191,13 +191,13 @@ race_kill() {
 	put "${names[@]}"
 	rgw_conf
 	start_daemon
-	wait_for journal_has 20
+	wait_for journal_has 10
 	kill -KILL -- "-$DAEMON_PID"
 	wait "$DAEMON_PID" 2>/dev/null || true
 	DAEMON_PID=
 	start_daemon
 	wait_until 60 bucket_empty
-	wait_for journal_has 120
+	wait_for journal_has 60
 	for k in "${names[@]}"; do
 		[ "$(grep -c " name=$k " "$SPOOL/journal")" -eq 1 ] || fail "$k: $(grep " name=$k " "$SPOOL/journal")"
 		[ -s "$SPOOL/done/$k" ] || fail "$k is not in done/"
@@ -258,20 +258,20 @@ race_kill() {
 	put video_1.zip video_2.zip
 	DEL=never rgw_conf
 	start_daemon
-	wait_for journal_has 4
+	wait_for journal_has 2
 	sleep 1	# several polls
-	[ "$(journal_count)" -eq 4 ]
+	[ "$(journal_count)" -eq 2 ]
 	[ "$(nkeys)" -eq 2 ]
 	! grep -q 'event=s3_delete' "$LOG" || fail "a delete: $(grep s3_delete "$LOG")"
 	stop_daemon
 	start_daemon
 	sleep 1	# several polls
-	[ "$(journal_count)" -eq 4 ] || fail "fetched again after a restart"
+	[ "$(journal_count)" -eq 2 ] || fail "fetched again after a restart"
 	# A changed object (new ETag) is new.
 	mkdir -p "$T/new"
 	make_packet "$T/new" p.zip
 	[ -n "$(rgw_put "$BUCKET" video_1.zip "$T/new/p.zip")" ] || fail "no second upload"
-	wait_for journal_has 6
+	wait_for journal_has 3
 	[ "$(nkeys)" -eq 2 ]
 	stop_daemon
 }
@@ -298,12 +298,11 @@ delete_held() { grep -q '^DELETE ' "$HELD_FILE"; }
 	rm -f "$HOLD_FILE"
 	start_daemon
 	wait_for bucket_empty
-	wait_for journal_has 2
+	wait_for journal_has 1
 	sleep 1	# several polls: nothing is fetched again
 	[ "$(grep -c ' name=video_k.zip ' "$SPOOL/journal")" -eq 1 ] || fail "video_k.zip: $(cat "$SPOOL/journal")"
-	[ "$(grep -c ' name=video_k.zip.url ' "$SPOOL/journal")" -eq 1 ]
+	[ "$(journal_count)" -eq 1 ] || fail "journal: $(cat "$SPOOL/journal")"
 	[ "$(journal_field video_k.zip outcome)" = done ]
-	[ "$(journal_field video_k.zip.url outcome)" = done ]
 	[ -s "$SPOOL/done/video_k.zip" ]
 	! grep -q 'status=403' "$LOG" || fail "radosgw refused a request: $(grep 'status=403' "$LOG" | head -2)"
 	stop_daemon
@@ -313,7 +312,8 @@ delete_held() { grep -q '^DELETE ' "$HELD_FILE"; }
 	hold_delete video_h.zip
 	start_daemon
 	wait_for delete_held
-	wait_for journal_has 1
+	# The job that holds the DELETE holds the packet too: nothing is filed yet.
+	[ "$(journal_count)" -eq 0 ] || fail "filed before its DELETE: $(cat "$SPOOL/journal")"
 	local before
 	before=$(stat -c %s "$SPOOL/journal" 2>/dev/null || echo 0)
 	kill -KILL "$DAEMON_PID"
@@ -333,8 +333,8 @@ delete_held() { grep -q '^DELETE ' "$HELD_FILE"; }
 	wait_for delete_held
 	wait_until 10 grep -q 'event=s3_delete_failed name=video_t.zip .*request=DELETE .*error="Timeout was reached"' "$LOG" ||
 	    fail "no timeout of the held DELETE within 10 s: $(grep s3_delete "$LOG")"
-	wait_for journal_has 2
-	[ "$(journal_field video_t.zip.url outcome)" = done ]
+	wait_for journal_has 1
+	[ "$(journal_field video_t.zip outcome)" = done ]
 	[ "$(nkeys)" -eq 1 ] || fail "the object is gone"
 	rm -f "$HOLD_FILE"
 	stop_daemon
