@@ -257,6 +257,28 @@ small_gets() { grep -c 'GET /small.bin ' "$SRV/nginx/access.log" || true; }
 	stop_daemon
 }
 
+@test "a download failed for good and put back with retry, once the server mends, is one job filed under the packet's name" {
+	FETCH_RETRIES=0 fetch_conf
+	start_daemon
+	drop_url mend.bin.url "http://127.0.0.1:$MB_PORT/flaky/mend1?fail=1&size=3000"
+	wait_for failed_url mend.bin.url
+	wait_for journal_has 1
+	[[ $(journal_field mend.bin.url reason) == "fetch status=500"* ]] ||
+	    fail "reason: $(journal_field mend.bin.url reason)"
+	local job
+	job=$(journal_field mend.bin.url job)
+	run_ingestd retry -d "$SPOOL" mend.bin.url
+	[ "$status" -eq 0 ] || fail "status $status: $stderr"
+	wait_for one_job mend.bin
+	[ "$(journal_field mend.bin outcome)" = done ] || fail "$(journal_field mend.bin reason)"
+	cmp "$FILES/small.bin" "$SPOOL/done/mend.bin"
+	[ -f "$SPOOL/failed/mend.bin.url.retried-$job.error" ] || fail "old .error: $(ls "$SPOOL/failed")"
+	[ ! -e "$SPOOL/failed/mend.bin.url" ] && [ ! -e "$SPOOL/done/mend.bin.url" ] ||
+	    fail "failed/: $(ls "$SPOOL/failed") done/: $(ls "$SPOOL/done")"
+	[ "$(journal_count)" -eq 2 ] || fail "$(cat "$SPOOL/journal")"
+	stop_daemon
+}
+
 @test "500 then 200: retried with growing backoff, then done" {
 	fetch_conf
 	start_daemon
