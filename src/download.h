@@ -76,6 +76,7 @@ struct fetch {
 	int                     fd, statefd;
 	int                     intofd;		/* where STEM.part becomes STEM (fetch_ctl) */
 	int                     landed;		/* STEM was there already: committed before */
+	int                     was_in;		/* ... seen so before anything was tried */
 	struct seg              seg[SEG_MAX];
 	unsigned                nseg;
 	uint64_t                total;		/* UNKNOWN until a response says */

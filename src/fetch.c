@@ -345,6 +345,8 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 	snprintf(f->stem, sizeof(f->stem), "%.*s", (int)len, name);
 	snprintf(f->part, sizeof(f->part), "%s.part", f->stem);
 	snprintf(f->statef, sizeof(f->statef), ".%s.part.state", f->stem);
+	f->was_in = f->intofd != s->inboxfd && faccessat(f->intofd, f->stem, F_OK,
+	    AT_SYMLINK_NOFOLLOW) == 0;
 	switch (request_read(&f->rq, c, urlfile, reason, reasonlen)) {
 	case REQUEST_OK:
 		fetch_cluster_begin(f);
@@ -408,6 +410,15 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 			    (unsigned long long)f->total);
 	}
 out:
+	if (f->was_in && rc != FETCH_OK && rc != FETCH_INTERRUPTED) {
+		/*
+		 * The packet was committed before a crash: at most its delete was
+		 * left, and that failing must not fail the packet, nor tell the
+		 * ledger it failed (the object would be fetched again).
+		 */
+		log_warnx("event=fetch_left name=%s reason=%s", LQ(f->stem), LQ(reason));
+		rc = FETCH_OK;
+	}
 	if (rc == FETCH_BAD || (rc == FETCH_TEMP && ctl != NULL && ctl->last))
 		given_up(f);
 	fetch_cluster_end(f, rc);

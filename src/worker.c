@@ -270,16 +270,33 @@ out:
 }
 
 /*
- * A URL packet: download into the job, beside the request. 1 when the
- * download is now the job's packet, to be run as one; 0 when the job was
- * staged, deferred or let go.
+ * The download in pkt/ becomes the job's packet: 1; 0 deferred (the system's
+ * fault); -1 not in the job (failed, or an inbox packet of an earlier build).
  */
+static int
+download_in(struct worker *w, struct job *j)
+{
+	switch (job_become_download(j, w->c->fsync)) {
+	case 0:
+		sb_busy(w, j);
+		return 1;
+	case 1:
+		return -1;
+	default:
+		log_warn("event=packet job=%s name=%s", j->id, LQ(j->name));
+		defer(w, j, ++j->ftries, "prepare");
+		return 0;
+	}
+}
+
+/* A URL packet, downloaded into the job: 1 when it is now the job's packet; 0 done with. */
 static int
 run_fetch(struct worker *w, struct job *j, uint64_t start)
 {
 	struct fetch_ctl ctl = { interrupted, w, 0, w->sb, w->slot, NULL, j->pktfd };
 	char reason[2048] = "", path[PATH_MAX + NAME_MAX + 8], err[512];
 	enum fetch_result rc;
+	int in;
 
 	if (w->c->cluster.nats.n > 0 && w->cl == NULL &&
 	    (w->cl = cluster_open(w->c, "worker", err, sizeof(err))) == NULL)
@@ -292,6 +309,13 @@ run_fetch(struct worker *w, struct job *j, uint64_t start)
 	(void)job_save_state(j);
 	ctl.last = j->attempts > w->c->handler.retries;
 	rc = fetch_url_packet(w->c, w->s, path, j->name, &ctl, reason, sizeof(reason));
+	/* In, yet failed (the lock was held, a sync failed): never the packet's fault. */
+	if ((rc == FETCH_TEMP || rc == FETCH_BAD) && (in = download_in(w, j)) >= 0) {
+		if (in)
+			log_warnx("event=fetch_left job=%s name=%s reason=%s", j->id,
+			    LQ(j->name), LQ(reason));
+		return in;
+	}
 	if (rc == FETCH_INTERRUPTED) {
 		abandon(w, j);
 	} else if (rc == FETCH_PAUSED) {
@@ -303,18 +327,9 @@ run_fetch(struct worker *w, struct job *j, uint64_t start)
 	} else if (rc == FETCH_DUPLICATE) {
 		stage(w, j, 0, reason, start, 0);	/* another host filed it: nothing here */
 	} else if (rc == FETCH_OK) {
-		switch (job_become_download(j, w->c->fsync)) {
-		case 0:
-			sb_busy(w, j);
-			return 1;
-		case 1:
-			stage(w, j, 0, "", start, 0);
-			break;
-		default:
-			log_warn("event=packet job=%s name=%s", j->id, LQ(j->name));
-			defer(w, j, ++j->ftries, "prepare");	/* the system's fault */
-			break;
-		}
+		if ((in = download_in(w, j)) >= 0)
+			return in;
+		stage(w, j, 0, "", start, 0);	/* an inbox packet of its own (download_in) */
 	} else if (rc == FETCH_BAD || j->attempts > w->c->handler.retries) {
 		stage(w, j, 1, reason, start, 0);
 	} else {

@@ -197,6 +197,23 @@ small_gets() { grep -c 'GET /small.bin ' "$SRV/nginx/access.log" || true; }
 	stop_daemon
 }
 
+@test "a job whose download landed is never failed for what is left after it: a request no longer valid still files the packet" {
+	fetch_conf
+	local id
+	id=$(printf '%016x' "$(( $(date +%s%N) ))")
+	mkdir -p "$SPOOL/work/$id/pkt" "$SPOOL/inbox"
+	printf 'no URL here\n' >"$SPOOL/work/$id/pkt/left.bin.url"
+	cp "$FILES/small.bin" "$SPOOL/work/$id/pkt/left.bin"
+	start_daemon
+	wait_for one_job left.bin
+	[ "$(journal_field left.bin outcome)" = done ] || fail "$(cat "$SPOOL/journal")"
+	no_request_line left.bin
+	[ ! -e "$SPOOL/failed/left.bin.url" ] || fail "the request was failed"
+	log_has "event=fetch_left name=left.bin reason="
+	[ -z "$(ls -A "$SPOOL/work/$id/pkt" 2>/dev/null)" ] || fail "left in pkt/: $(ls -A "$SPOOL/work/$id/pkt")"
+	stop_daemon
+}
+
 @test "a daemon killed while the handler of a downloaded packet runs runs it again on restart, without a second download" {
 	RETRIES=2 fetch_conf
 	cat >"$T/h.sh" <<-EOF
