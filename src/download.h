@@ -90,6 +90,7 @@ struct fetch {
 	char                    version[VERSION_MAX];	/* S3: the version fetched, "" when none */
 	uint64_t                saved_ms;
 	uint64_t                deadline_ms;	/* of this attempt (clock_mono_ms) */
+	uint64_t                begun_ms;	/* when it began, for the ledger */
 	char                    boot[64];
 	char                    urlhash[DIGEST_SHA256_HEX];
 	enum fetch_result       failed;		/* after RANGES_FAILED: how */

@@ -219,7 +219,8 @@ given_up(struct fetch *f)
 			discard(f);
 		close(fd);
 	}
-	if (f->rq.src != NULL && ledger_fail(f->s, f->rq.src, f->rq.key, f->rq.etag) == -1)
+	if (f->rq.src != NULL &&
+	    ledger_fail(f->s, f->rq.src, f->rq.key, f->rq.etag, f->begun_ms) == -1)
 		log_warn("event=ledger name=%s", LQ(f->stem));
 }
 
@@ -329,6 +330,7 @@ fetch_url_packet(const struct conf *c, const struct spool *s, const char *urlfil
 	f->s = s;
 	f->ctl = ctl;
 	f->fd = f->statefd = -1;
+	f->begun_ms = clock_mono_ms();	/* before the credentials are read */
 	f->intofd = ctl != NULL && ctl->intofd >= 0 ? ctl->intofd : s->inboxfd;
 	f->reason = reason;
 	f->reasonlen = reasonlen;

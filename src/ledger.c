@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,33 +177,38 @@ static int plus_line(char *line, const char *key, const char *etag);
 
 int
 ledger_fail(const struct spool *s, const struct conf_source *src, const char *key,
-    const char *etag)
+    const char *etag, unsigned long long begun_ms)
 {
-	char line[LEDGER_LINE + 1];
+	char line[LEDGER_LINE + 32];
 	int n;
 
 	if ((n = plus_line(line, key, etag[0] ? etag : "-")) == -1)
 		return -1;
 	line[0] = '!';
-	line[n++] = '\n';
-	line[n] = '\0';
+	snprintf(line + n, sizeof(line) - (size_t)n, " %llu\n", begun_ms);
 	return append_line(s, src, line);
 }
 
 static void
 apply_line(struct ledger *lg, char *line)
 {
-	char key[S3_KEY_MAX + 1], etag[S3_ETAG_MAX + 1], *sp;
-
+	char key[S3_KEY_MAX + 1], etag[S3_ETAG_MAX + 1], *sp, *tp, *end;
+	unsigned long long begun = ULLONG_MAX;	/* none: written by a source */
 	struct ledger_entry *e;
 
 	if ((line[0] == '+' || line[0] == '!') && line[1] == ' ' &&
 	    (sp = strchr(line + 2, ' ')) != NULL) {
 		*sp = '\0';
+		if ((tp = strchr(sp + 1, ' ')) != NULL) {
+			*tp = '\0';
+			begun = strtoull(tp + 1, &end, 10);
+			if (end == tp + 1 || *end != '\0')
+				return;
+		}
 		if (s3_decode(line + 2, etag, sizeof(etag)) < 0 ||
 		    s3_decode(sp + 1, key, sizeof(key)) <= 0)
 			return;
-		if (line[0] == '!' && lg->starting)
+		if (line[0] == '!' && (lg->starting || begun < lg->since_ms))
 			remove_key(lg, key);
 		else if ((e = insert(lg, key, etag)) != NULL)
 			e->failed = line[0] == '!';
@@ -259,6 +265,7 @@ ledger_open(struct ledger *lg, int rfd, const struct conf_source *src)
 	lg->lfd = -1;
 	if (ledger_name(src, lg->name, sizeof(lg->name)) == -1)
 		return -1;
+	lg->since_ms = clock_mono_ms();
 	lg->starting = 1;
 	rc = reopen(lg);
 	lg->starting = 0;

@@ -44,6 +44,8 @@ struct ledger {
 	off_t                 loff;	/* read up to here */
 	char                  name[64];
 	int                   starting;	/* ledger_open's read: "!" lines forget */
+	/* When it was opened (clock_mono_ms): a "!" of an attempt begun before forgets. */
+	unsigned long long    since_ms;
 	struct ledger_entry **b;
 	size_t                nb, n;
 };
@@ -81,10 +83,13 @@ size_t ledger_compact(struct ledger *lg);
 int  ledger_forget(const struct spool *s, const struct conf_source *src, const char *key);
 
 /*
- * Tell src's ledger that the packet of key (etag as handed off) failed. Called
- * by workers; 0 or -1 with errno.
+ * Tell src's ledger that the packet of key (etag as handed off) failed, in
+ * an attempt begun at begun_ms (clock_mono_ms). A source started after that
+ * forgets it, as it forgets every failure it finds at its start: the
+ * attempt ran with what the source's start may have mended (credentials).
+ * Called by workers; 0 or -1 with errno.
  */
 int  ledger_fail(const struct spool *s, const struct conf_source *src, const char *key,
-    const char *etag);
+    const char *etag, unsigned long long begun_ms);
 
 #endif

@@ -173,6 +173,27 @@ no_bad_signatures() {
 	stop_daemon
 }
 
+@test "a failure of an attempt begun before the source started is forgotten at once: the object is fetched again; a later one is held" {
+	s3_put video_1.zip
+	s3_put video_2.zip
+	s3_conf never
+	start_daemon
+	wait_for journal_has 2
+	local ledger
+	ledger=$(ls "$SPOOL"/remote/source-*.ledger)
+	# What a worker of the generation before a HUP writes when its last
+	# attempt fails after the new source started: begun long before (1 ms
+	# after boot). And one begun in the far future, as if after the start.
+	sed -n 's/^+ \(.* video_1\.zip\)$/! \1 1/p' "$ledger" >>"$ledger"
+	sed -n 's/^+ \(.* video_2\.zip\)$/! \1 18446744073709551614/p' "$ledger" >>"$ledger"
+	grep -q '^! .* video_1.zip 1$' "$ledger" || fail "ledger: $(cat "$ledger")"
+	wait_for journal_has 3
+	sleep 1	# several polls
+	[ "$(grep -c ' name=video_1.zip[ .]' "$SPOOL/journal")" -eq 2 ] || fail "$(cat "$SPOOL/journal")"
+	[ "$(grep -c ' name=video_2.zip[ .]' "$SPOOL/journal")" -eq 1 ] || fail "$(cat "$SPOOL/journal")"
+	stop_daemon
+}
+
 delete_held() { grep -q '"code": "Held"' "$PROXY_LOG" 2>/dev/null; }
 
 @test "a daemon killed with SIGKILL between download and delete loses nothing and processes once" {

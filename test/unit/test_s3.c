@@ -19,6 +19,7 @@
 
 #include "names.h"
 #include "digest.h"
+#include "clock.h"
 #include "ledger.h"
 #include "s3.h"
 #include "spool.h"
@@ -475,11 +476,19 @@ test_ledger_failed(void **state)
 	assert_int_equal(ledger_open(&lg, rfd, &src), 0);
 	assert_int_equal(ledger_add(&lg, "video_1", "\"e1\""), 0);
 	assert_int_equal(ledger_add(&lg, "video_2", "\"e2\""), 0);
-	assert_int_equal(ledger_fail(&sp, &src, "video_1", "\"e1\""), 0);
+	assert_int_equal(ledger_fail(&sp, &src, "video_1", "\"e1\"", clock_mono_ms() + 60000), 0);
 	ledger_read(&lg);
 	assert_non_null(e = ledger_lookup(&lg, "video_1"));
 	assert_true(e->failed);
 	assert_string_equal(e->etag, "\"e1\"");
+	/*
+	 * An attempt begun before this source started, with what its start may
+	 * have mended, failing after it: forgotten at once, as at a start.
+	 */
+	assert_int_equal(ledger_fail(&sp, &src, "video_2", "\"e2\"", lg.since_ms - 1), 0);
+	ledger_read(&lg);
+	assert_null(ledger_lookup(&lg, "video_2"));
+	assert_int_equal(ledger_add(&lg, "video_2", "\"e2\""), 0);
 	/* The next start (a HUP): the failed one is new again, the other is not. */
 	assert_int_equal(ledger_open(&lg2, rfd, &src), 0);
 	assert_null(ledger_lookup(&lg2, "video_1"));
